@@ -1,0 +1,168 @@
+// Turns k6's end-of-test data into the swarm summary: a JSON document for the pipeline's
+// gate and a text report for people.
+//
+// JSON shape (version 1; scripts/stack/k6.py parses it, keep the two in step):
+// {
+//   "schema": "swarm-load-summary/1",
+//   "profile": "ci", "base_url": "http://127.0.0.1:8000",
+//   "duration_s": 30.2, "vus_max": 50, "iterations": 12000,
+//   "passed": true,                         // every threshold held
+//   "requests": {"count": 13200, "rate_per_s": 437.1, "failed": 0, "failed_rate": 0.0},
+//   "checks": {"passes": 25000, "fails": 0,
+//              "failed": [{"name": "status is 202", "fails": 3}]},  // only checks that failed
+//   "mix": {                                // the three operations only, percent of their sum
+//     "submit_task": {"count": 8400, "percent": 70.0, "target_percent": 70}, ...},
+//   "operations": {                         // per `scenario` tag, support tags included
+//     "submit_task": {"count": 8400, "failed_rate": 0.0,
+//                     "p50_ms": 9.1, "p95_ms": 31.0, "p99_ms": 52.4, "max_ms": 120.3}, ...,
+//     "register_simulated_agent": {...}},
+//   "latency": {"p50_ms": 8.7, "p95_ms": 30.2, "p99_ms": 50.1, "max_ms": 130.0},  // all requests
+//   "thresholds": [{"metric": "http_req_duration{scenario:submit_task}",
+//                   "expression": "p(95)<500", "ok": true}, ...]
+// }
+
+export const SCHEMA = 'swarm-load-summary/1';
+
+function round(value, digits = 2) {
+  const factor = 10 ** digits;
+  return Math.round(value * factor) / factor;
+}
+
+function metricValues(data, name) {
+  const metric = data.metrics[name];
+  return metric === undefined ? undefined : metric.values;
+}
+
+function latency(values) {
+  return {
+    p50_ms: round(values['p(50)']),
+    p95_ms: round(values['p(95)']),
+    p99_ms: round(values['p(99)']),
+    max_ms: round(values.max),
+  };
+}
+
+// http_req_failed is a Rate with one sample per request, so passes + fails counts the
+// requests of a tag even when some of them never got a response.
+function operationStats(data, tag) {
+  const failed = metricValues(data, `http_req_failed{scenario:${tag}}`);
+  const duration = metricValues(data, `http_req_duration{scenario:${tag}}`);
+  if (failed === undefined || duration === undefined) {
+    throw new Error(`no per-tag metrics for "${tag}": its thresholds are missing from options`);
+  }
+  const count = failed.passes + failed.fails;
+  const stats = { count, failed_rate: round(failed.rate, 4) };
+  return count === 0 ? stats : { ...stats, ...latency(duration) };
+}
+
+function mixOf(operations, targetMix) {
+  const total = Object.keys(targetMix).reduce((sum, op) => sum + operations[op].count, 0);
+  const mix = {};
+  for (const [op, target] of Object.entries(targetMix)) {
+    const percent = total === 0 ? 0 : (100 * operations[op].count) / total;
+    mix[op] = { count: operations[op].count, percent: round(percent), target_percent: target };
+  }
+  return mix;
+}
+
+function thresholdVerdicts(data) {
+  const verdicts = [];
+  for (const [metric, body] of Object.entries(data.metrics)) {
+    for (const [expression, result] of Object.entries(body.thresholds || {})) {
+      verdicts.push({ metric, expression, ok: result.ok });
+    }
+  }
+  return verdicts.sort((a, b) => a.metric.localeCompare(b.metric));
+}
+
+function allChecks(group) {
+  return group.checks.concat(...group.groups.map(allChecks));
+}
+
+function checkStats(data) {
+  const values = metricValues(data, 'checks') || { passes: 0, fails: 0 };
+  const failed = allChecks(data.root_group)
+    .filter((c) => c.fails > 0)
+    .map((c) => ({ name: c.name, fails: c.fails }));
+  return { passes: values.passes, fails: values.fails, failed };
+}
+
+export function buildSummary(data, { profile, baseUrl, operations, supportTags, targetMix }) {
+  const perTag = {};
+  for (const tag of [...operations, ...supportTags]) perTag[tag] = operationStats(data, tag);
+  const requests = metricValues(data, 'http_reqs') || { count: 0, rate: 0 };
+  const failed = metricValues(data, 'http_req_failed') || { passes: 0, rate: 0 };
+  const thresholds = thresholdVerdicts(data);
+  return {
+    schema: SCHEMA,
+    profile,
+    base_url: baseUrl,
+    duration_s: round(data.state.testRunDurationMs / 1000, 1),
+    vus_max: (metricValues(data, 'vus_max') || { max: 0 }).max,
+    iterations: (metricValues(data, 'iterations') || { count: 0 }).count,
+    passed: thresholds.every((t) => t.ok),
+    requests: {
+      count: requests.count,
+      rate_per_s: round(requests.rate, 1),
+      failed: failed.passes,
+      failed_rate: round(failed.rate, 4),
+    },
+    checks: checkStats(data),
+    mix: mixOf(perTag, targetMix),
+    operations: perTag,
+    latency: latency(metricValues(data, 'http_req_duration')),
+    thresholds,
+  };
+}
+
+function column(value, width) {
+  return String(value).padStart(width);
+}
+
+function formatMs(value) {
+  return value === undefined ? '-' : value.toFixed(1);
+}
+
+function operationRow(name, stats, mix) {
+  const share = mix === undefined ? '(not in mix)' : `${mix.percent.toFixed(1)}% / ${mix.target_percent}%`;
+  return [
+    name.padEnd(26),
+    column(stats.count, 8),
+    column(share, 16),
+    column(formatMs(stats.p50_ms), 8),
+    column(formatMs(stats.p95_ms), 8),
+    column(formatMs(stats.p99_ms), 8),
+    column(`${(100 * stats.failed_rate).toFixed(2)}%`, 8),
+  ].join(' ');
+}
+
+function thresholdLines(thresholds) {
+  return thresholds.map((t) => `  ${t.ok ? 'ok    ' : 'FAILED'} ${t.metric} ${t.expression}`);
+}
+
+export function formatSummary(summary) {
+  const failedThresholds = summary.thresholds.filter((t) => !t.ok).length;
+  const lines = [
+    '',
+    `swarm load test: profile ${summary.profile} against ${summary.base_url}`,
+    `  ${summary.duration_s} s, up to ${summary.vus_max} VUs, ${summary.iterations} iterations`,
+    `  ${summary.requests.count} requests (${summary.requests.rate_per_s}/s), `
+      + `${summary.requests.failed} failed (${(100 * summary.requests.failed_rate).toFixed(2)}%), `
+      + `checks ${summary.checks.passes} ok / ${summary.checks.fails} failed`,
+    `  all requests: p50 ${formatMs(summary.latency.p50_ms)} ms, `
+      + `p95 ${formatMs(summary.latency.p95_ms)} ms, p99 ${formatMs(summary.latency.p99_ms)} ms`,
+    '',
+    `${'operation'.padEnd(26)} ${column('requests', 8)} ${column('mix / target', 16)} `
+      + `${column('p50 ms', 8)} ${column('p95 ms', 8)} ${column('p99 ms', 8)} ${column('failed', 8)}`,
+    ...Object.entries(summary.operations).map(
+      ([name, stats]) => operationRow(name, stats, summary.mix[name]),
+    ),
+    '',
+    ...summary.checks.failed.map((c) => `  check failed ${c.fails}x: ${c.name}`),
+    `thresholds: ${summary.passed ? 'all passed' : `${failedThresholds} FAILED`} `
+      + `(${summary.thresholds.length} in all)`,
+    ...thresholdLines(summary.thresholds),
+    '',
+  ];
+  return lines.join('\n');
+}

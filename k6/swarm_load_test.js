@@ -1,0 +1,197 @@
+// Swarm load test for hypercode-core.
+//
+// Models a swarm of 50 coding agents' clients hitting the core at once (closed loop, no
+// think time: every VU fires its next request as soon as the last one answered). Each VU
+// walks a fixed 10-step cycle keyed by its iteration counter, so the mix is exactly
+// 70 % submit_task, 20 % query_status, 10 % kill_agent by construction:
+//   - submit_task:  POST /api/v1/execution/execute, a small python task;
+//   - query_status: GET /api/v1/execution/{id} of a task this VU submitted;
+//   - kill_agent:   DELETE /api/v1/agents/{id} of a simulated agent this VU registered just
+//                   before (the registration is tagged register_simulated_agent and left out
+//                   of the mix), never a real worker: simulated agents advertise a capability
+//                   no task asks for, so they never hold work.
+// Every request carries the tag `scenario` with its operation name; thresholds hold
+// globally and per operation.
+//
+// Environment:
+//   BASE_URL       core to test, e.g. http://127.0.0.1:8000 (required)
+//   CLIENT_KEY     API key with the client role (submit, read)          (required)
+//   REGISTRAR_KEY  API key with the registrar role (register agents)    (required)
+//   ADMIN_KEY      API key with the admin role (kill agents)            (required)
+//   PROFILE        load shape from profiles.json: full (default), ci, smoke
+//   SUMMARY_JSON   where to write the machine-readable summary (shape in lib/summary.js)
+// The web dashboard's HTML report is k6's own: K6_WEB_DASHBOARD=true
+// K6_WEB_DASHBOARD_EXPORT=report.html (scripts/stack/k6.py sets both).
+
+import http from 'k6/http';
+import { check, fail } from 'k6';
+import exec from 'k6/execution';
+
+import { buildSummary, formatSummary } from './lib/summary.js';
+
+const PROFILES = JSON.parse(open('./profiles.json'));
+const PROFILE_NAME = __ENV.PROFILE || 'full';
+const PROFILE = PROFILES[PROFILE_NAME];
+if (PROFILE === undefined) {
+  throw new Error(
+    `unknown PROFILE "${PROFILE_NAME}": choose one of ${Object.keys(PROFILES).join(', ')}`,
+  );
+}
+
+const BASE_URL = (__ENV.BASE_URL || '').replace(/\/+$/, '');
+const API = `${BASE_URL}/api/v1`;
+
+export const OPERATIONS = ['submit_task', 'query_status', 'kill_agent'];
+const REGISTER = 'register_simulated_agent';
+const TARGET_MIX = { submit_task: 70, query_status: 20, kill_agent: 10 };
+
+// One cycle per 10 iterations; reads are spread out so each one has fresh tasks behind it.
+const CYCLE = [
+  'submit_task', 'submit_task', 'query_status', 'submit_task', 'submit_task',
+  'kill_agent', 'submit_task', 'submit_task', 'query_status', 'submit_task',
+];
+
+const SLA = { 'http_req_duration': ['p(95)<500'], 'http_req_failed': ['rate<0.01'] };
+
+function thresholdsPerTag() {
+  const thresholds = { ...SLA, checks: ['rate>0.99'] };
+  for (const tag of [...OPERATIONS, REGISTER]) {
+    for (const [metric, rules] of Object.entries(SLA)) {
+      thresholds[`${metric}{scenario:${tag}}`] = rules;
+    }
+  }
+  return thresholds;
+}
+
+export const options = {
+  scenarios: {
+    swarm: {
+      executor: 'ramping-vus',
+      exec: 'swarmCycle',
+      startVUs: 0,
+      stages: PROFILE.stages,
+      gracefulRampDown: '5s',
+    },
+  },
+  thresholds: thresholdsPerTag(),
+  // count is what the mix is computed from; p(50)/p(95)/p(99) are what the SLA talks about.
+  summaryTrendStats: ['avg', 'min', 'med', 'max', 'p(50)', 'p(95)', 'p(99)', 'count'],
+};
+
+const TASK_IDS_KEPT = 20;
+const submittedTaskIds = []; // per VU: each VU runs its own copy of this module
+
+function authorized(key, tags) {
+  return {
+    headers: { Authorization: `Bearer ${key}`, 'Content-Type': 'application/json' },
+    tags,
+  };
+}
+
+function requireEnv() {
+  const missing = ['BASE_URL', 'CLIENT_KEY', 'REGISTRAR_KEY', 'ADMIN_KEY'].filter(
+    (name) => !__ENV[name],
+  );
+  if (missing.length > 0) {
+    fail(`missing environment variable(s): ${missing.join(', ')}`);
+  }
+}
+
+export function setup() {
+  requireEnv();
+  const ready = http.get(`${BASE_URL}/readyz`, { tags: { name: 'setup_readyz' } });
+  if (ready.status === 0) {
+    fail(`hypercode-core is not reachable at ${BASE_URL}: ${ready.error}`);
+  }
+  if (ready.status !== 200) {
+    fail(`hypercode-core at ${BASE_URL} is not ready: GET /readyz answered ${ready.status}`);
+  }
+  const probe = http.get(
+    `${API}/execution?limit=1`,
+    authorized(__ENV.CLIENT_KEY, { name: 'setup_client_key' }),
+  );
+  if (probe.status !== 200) {
+    fail(`CLIENT_KEY was refused: GET /api/v1/execution answered ${probe.status} ${probe.body}`);
+  }
+}
+
+export function submitTask() {
+  const iteration = exec.vu.iterationInScenario;
+  const body = JSON.stringify({
+    kind: 'python',
+    payload: { code: `print(sum(range(${iteration})))` },
+    timeout_s: 10,
+  });
+  const res = http.post(
+    `${API}/execution/execute`,
+    body,
+    authorized(__ENV.CLIENT_KEY, { scenario: 'submit_task' }),
+  );
+  const accepted = check(res, {
+    'status is 202': (r) => r.status === 202,
+    'task is queued with an id': (r) => r.status === 202 && r.json('status') === 'queued'
+      && typeof r.json('id') === 'string',
+  });
+  if (accepted) {
+    submittedTaskIds.push(res.json('id'));
+    if (submittedTaskIds.length > TASK_IDS_KEPT) submittedTaskIds.shift();
+  }
+}
+
+export function queryStatus() {
+  const taskId = submittedTaskIds[Math.floor(Math.random() * submittedTaskIds.length)];
+  if (!check(taskId, { 'VU has a task of its own to read': (id) => id !== undefined })) return;
+  const res = http.get(
+    `${API}/execution/${taskId}`,
+    authorized(__ENV.CLIENT_KEY, { scenario: 'query_status', name: `${API}/execution/{id}` }),
+  );
+  check(res, {
+    'status is 200': (r) => r.status === 200,
+    'body is the task asked for': (r) => r.status === 200 && r.json('id') === taskId,
+  });
+}
+
+function registerSimulatedAgent() {
+  const name = `k6-simulated-vu${exec.vu.idInTest}-it${exec.vu.iterationInScenario}`;
+  const res = http.post(
+    `${API}/agents`,
+    JSON.stringify({ name, capabilities: ['k6-simulated-never-matches'] }),
+    authorized(__ENV.REGISTRAR_KEY, { scenario: REGISTER }),
+  );
+  const registered = check(res, {
+    'simulated agent registered (201)': (r) => r.status === 201 && typeof r.json('id') === 'string',
+  });
+  return registered ? res.json('id') : undefined;
+}
+
+export function killAgent() {
+  const agentId = registerSimulatedAgent();
+  if (agentId === undefined) return;
+  const res = http.del(
+    `${API}/agents/${agentId}`,
+    null,
+    authorized(__ENV.ADMIN_KEY, { scenario: 'kill_agent', name: `${API}/agents/{id}` }),
+  );
+  check(res, { 'status is 204': (r) => r.status === 204 });
+}
+
+const STEPS = { submit_task: submitTask, query_status: queryStatus, kill_agent: killAgent };
+
+export function swarmCycle() {
+  STEPS[CYCLE[exec.vu.iterationInScenario % CYCLE.length]]();
+}
+
+export function handleSummary(data) {
+  const summary = buildSummary(data, {
+    profile: PROFILE_NAME,
+    baseUrl: BASE_URL,
+    operations: OPERATIONS,
+    supportTags: [REGISTER],
+    targetMix: TARGET_MIX,
+  });
+  const outputs = { stdout: formatSummary(summary) };
+  if (__ENV.SUMMARY_JSON) {
+    outputs[__ENV.SUMMARY_JSON] = JSON.stringify(summary, null, 2);
+  }
+  return outputs;
+}
