@@ -1,0 +1,153 @@
+import base64
+import binascii
+import time
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Body, Header, HTTPException, Query, Request, Response, status
+
+from app.api.deps import Admin, AgentCaller, Reader, ServicesDep, Submitter, TaskId
+from app.core.telemetry import current_traceparent
+from app.models import LeaseProof, ResultReport, TaskCreate, TaskPage, TaskPublic, TaskStatus
+from app.services.tasks import new_task_row, outcome_row, request_hash, task_public
+from app.store import IdempotencyConflict, TaskNotFinalizable
+from app.store.base import Row
+
+router = APIRouter(prefix="/execution", tags=["execution"])
+
+_EXAMPLES: dict[str, Any] = {
+    "python": {
+        "summary": "Run Python code",
+        "value": {"kind": "python", "payload": {"code": "print(6 * 7)"}, "timeout_s": 10},
+    },
+    "lint": {
+        "summary": "Lint files with ruff",
+        "value": {"kind": "lint", "payload": {"files": {"app.py": "import os\n"}}},
+    },
+    "test": {
+        "summary": "Run pytest on files",
+        "value": {
+            "kind": "test",
+            "payload": {"files": {"test_math.py": "def test_add():\n    assert 1 + 1 == 2\n"}},
+            "priority": 5,
+        },
+    },
+}
+_NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"description": "no task with this id"}}
+_STALE: dict[int | str, dict[str, Any]] = {
+    409: {"description": "the lease is not (or no longer) held by this agent"}
+}
+
+
+def _found(row: Row | None) -> TaskPublic:
+    if row is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, "no task with this id")
+    return task_public(row)
+
+
+@router.post(
+    "/execute",
+    status_code=status.HTTP_202_ACCEPTED,
+    responses={200: {"model": TaskPublic, "description": "replay of an earlier Idempotency-Key"}},
+)
+async def submit_task(
+    body: Annotated[TaskCreate, Body(openapi_examples=_EXAMPLES)],
+    caller: Submitter,
+    services: ServicesDep,
+    request: Request,
+    response: Response,
+    idempotency_key: Annotated[
+        str | None, Header(min_length=1, max_length=200, pattern=r"^[\x21-\x7e]+$")
+    ] = None,
+) -> TaskPublic:
+    """Queue work for an agent. A retry with the same Idempotency-Key returns the same task."""
+    traceparent = current_traceparent(request.headers.get("traceparent"))
+    row = new_task_row(body, caller.name, idempotency_key, traceparent)
+    try:
+        stored, created = await services.store.create_task(
+            row, request_hash(body) if idempotency_key else None
+        )
+    except IdempotencyConflict:
+        raise HTTPException(
+            status.HTTP_422_UNPROCESSABLE_CONTENT,
+            "this Idempotency-Key was already used with a different request body",
+        ) from None
+    if created:
+        services.signal.notify()
+    else:
+        response.status_code = status.HTTP_200_OK
+    return task_public(stored)
+
+
+@router.get("/{task_id}", responses=_NOT_FOUND)
+async def get_task(task_id: TaskId, _: Reader, services: ServicesDep) -> TaskPublic:
+    """Status, attempts, agent, result and trace id of one task."""
+    return _found(await services.store.get_task(str(task_id)))
+
+
+def _decode_cursor(cursor: str) -> int:
+    try:
+        return int(base64.urlsafe_b64decode(cursor.encode()).decode())
+    except (ValueError, binascii.Error, UnicodeDecodeError):
+        raise HTTPException(
+            status.HTTP_400_BAD_REQUEST, "cursor is not one this API handed out"
+        ) from None
+
+
+@router.get("")
+async def list_tasks(
+    _: Reader,
+    services: ServicesDep,
+    status_filter: Annotated[TaskStatus | None, Query(alias="status")] = None,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    cursor: Annotated[str | None, Query(max_length=64)] = None,
+) -> TaskPage:
+    """Tasks, newest first; pass next_cursor back as cursor for the next page."""
+    before = None if cursor is None else _decode_cursor(cursor)
+    rows = await services.store.list_tasks(status_filter, before, limit)
+    next_cursor = None
+    if len(rows) == limit:
+        next_cursor = base64.urlsafe_b64encode(str(rows[-1]["seq"]).encode()).decode()
+    return TaskPage(items=[task_public(r) for r in rows], next_cursor=next_cursor)
+
+
+@router.post("/{task_id}/cancel", responses=_NOT_FOUND | {409: {"description": "already final"}})
+async def cancel_task(task_id: TaskId, _: Admin, services: ServicesDep) -> TaskPublic:
+    """Cancel a task that has not finished; its agent's later report is refused."""
+    try:
+        return _found(await services.store.cancel_task(str(task_id), time.time()))
+    except TaskNotFinalizable:
+        raise HTTPException(status.HTTP_409_CONFLICT, "the task has already finished") from None
+
+
+async def _fenced(services: ServicesDep, task_id: TaskId, row: Row | None) -> TaskPublic:
+    if row is not None:
+        return task_public(row)
+    if await services.store.get_task(str(task_id)) is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, "no task with this id")
+    raise HTTPException(
+        status.HTTP_409_CONFLICT,
+        "stale lease: the task was re-queued, cancelled, finished or leased to another agent",
+    )
+
+
+@router.post("/{task_id}/start", responses=_NOT_FOUND | _STALE)
+async def start_task(
+    task_id: TaskId, proof: LeaseProof, agent: AgentCaller, services: ServicesDep
+) -> TaskPublic:
+    """The lease holder says it began the work."""
+    assert agent.agent_id is not None  # AgentCaller guarantees it
+    row = await services.store.start_task(str(task_id), agent.agent_id, proof.lease_id, time.time())
+    return await _fenced(services, task_id, row)
+
+
+@router.post("/{task_id}/result", responses=_NOT_FOUND | _STALE)
+async def report_result(
+    task_id: TaskId, report: ResultReport, agent: AgentCaller, services: ServicesDep
+) -> TaskPublic:
+    """Only the holder of the current lease may report; any other report gets 409."""
+    assert agent.agent_id is not None  # AgentCaller guarantees it
+    outcome = outcome_row(report, services.settings.max_output_bytes)
+    row = await services.store.finish_task(
+        str(task_id), agent.agent_id, report.lease_id, outcome, time.time()
+    )
+    return await _fenced(services, task_id, row)

@@ -1,0 +1,68 @@
+"""Settings of hypercode-core, read from HYPERCODE_* environment variables."""
+
+from enum import StrEnum
+from pathlib import Path
+
+from pydantic import BaseModel, Field, SecretStr, computed_field, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+def _default_db_path() -> Path:
+    return Path.home() / ".local" / "share" / "hypercode" / "hypercode.db"
+
+
+class Role(StrEnum):
+    client = "client"  # submits and reads tasks
+    registrar = "registrar"  # registers agents (each then gets its own token)
+    admin = "admin"  # kills agents, cancels tasks, reads everything
+
+
+class ApiKey(BaseModel):
+    """One configured key: the secret is only held in memory, as given by the environment."""
+
+    name: str = Field(min_length=1, max_length=64)
+    key: SecretStr = Field(min_length=16)
+    roles: list[Role] = Field(min_length=1)
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="HYPERCODE_", extra="ignore")
+
+    # Embedded by default: a SQLite file created on first start.
+    database_url: str = Field(default_factory=lambda: f"sqlite:///{_default_db_path()}")
+    api_keys: list[ApiKey] = []
+    # Generates one key with every role and logs it: for a laptop, never for a deployment.
+    dev_mode: bool = False
+
+    lease_ttl_s: float = Field(default=15.0, gt=0.5, le=600)
+    reaper_interval_s: float = Field(default=1.0, gt=0, le=60)
+    max_lease_wait_s: float = Field(default=30.0, gt=0, le=120)
+    # Long-polls also re-check the database at this interval, for tasks queued by other replicas.
+    lease_poll_interval_s: float = Field(default=0.5, gt=0, le=10)
+
+    max_request_bytes: int = Field(default=1_048_576, ge=1024)
+    max_output_bytes: int = Field(default=65_536, ge=1024)
+    max_page_size: int = Field(default=200, ge=1, le=1000)
+
+    # Adds latency to every /api/v1 request so tests can prove the k6 SLAs can fail.
+    test_latency_ms: float = Field(default=0.0, ge=0)
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def is_postgres(self) -> bool:
+        return self.database_url.startswith(("postgres://", "postgresql://"))
+
+    @model_validator(mode="after")
+    def check_safety(self) -> "Settings":
+        if self.test_latency_ms and not self.dev_mode:
+            raise ValueError(
+                "HYPERCODE_TEST_LATENCY_MS is a test setting: it needs HYPERCODE_DEV_MODE=true"
+            )
+        if not self.api_keys and not self.dev_mode:
+            raise ValueError(
+                "no API keys: set HYPERCODE_API_KEYS (JSON list of {name, key, roles}) "
+                "or HYPERCODE_DEV_MODE=true to generate one"
+            )
+        if not self.database_url.startswith(("sqlite:///", "postgres://", "postgresql://")):
+            raise ValueError("HYPERCODE_DATABASE_URL must start with sqlite:/// or postgresql://")
+        return self

@@ -1,0 +1,51 @@
+"""API keys and agent tokens: only their SHA-256 digests are compared or stored."""
+
+import hashlib
+import json
+import secrets
+from dataclasses import dataclass
+from typing import Any
+
+from app.core.config import ApiKey, Role
+
+AGENT_TOKEN_PREFIX = "hca_"  # noqa: S105 (a marker, not a secret)
+
+
+def digest(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def new_agent_token() -> str:
+    return AGENT_TOKEN_PREFIX + secrets.token_urlsafe(32)
+
+
+@dataclass(frozen=True)
+class Caller:
+    """Who is calling: a configured key (with roles) or a registered agent (agent_id set)."""
+
+    name: str
+    roles: frozenset[Role]
+    agent_id: str | None = None
+    agent_capabilities: tuple[str, ...] = ()
+
+    @classmethod
+    def for_agent(cls, agent: dict[str, Any]) -> "Caller":
+        return cls(
+            name=f"agent {agent['name']}",
+            roles=frozenset(),
+            agent_id=agent["id"],
+            agent_capabilities=tuple(json.loads(agent["capabilities"])),
+        )
+
+
+class KeyRing:
+    """The configured API keys, looked up by digest so no secret is compared char by char."""
+
+    def __init__(self, keys: list[ApiKey]) -> None:
+        self._by_digest = {
+            digest(k.key.get_secret_value()): Caller(name=k.name, roles=frozenset(k.roles))
+            for k in keys
+        }
+
+    def find(self, secret: str) -> Caller | None:
+        return self._by_digest.get(digest(secret))

@@ -1,0 +1,48 @@
+"""Long-poll leasing: wake waiting agents when work arrives instead of hammering the store."""
+
+import asyncio
+import time
+import uuid
+from contextlib import suppress
+
+from app.store.base import Row, Store
+
+
+class QueueSignal:
+    """Wakes every waiter once per notify; waiters then race for the task in the store."""
+
+    def __init__(self) -> None:
+        self._event = asyncio.Event()
+
+    def notify(self) -> None:
+        self._event.set()
+        self._event = asyncio.Event()
+
+    async def wait(self, seconds: float) -> None:
+        with suppress(TimeoutError):
+            async with asyncio.timeout(seconds):
+                await self._event.wait()
+
+
+async def lease_next(
+    store: Store,
+    signal: QueueSignal,
+    agent_id: str,
+    capabilities: list[str],
+    *,
+    wait_s: float,
+    ttl: float,
+    poll_interval: float,
+) -> Row | None:
+    """Claim a task for the agent, waiting up to wait_s for one to appear.
+
+    Besides this process's signal, the store is re-checked every poll_interval: another
+    replica may have queued the task, or a lease elsewhere may have expired.
+    """
+    deadline = time.monotonic() + wait_s
+    while True:
+        row = await store.claim_task(agent_id, capabilities, uuid.uuid4().hex, time.time(), ttl)
+        remaining = deadline - time.monotonic()
+        if row is not None or remaining <= 0:
+            return row
+        await signal.wait(min(remaining, poll_interval))

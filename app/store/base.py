@@ -1,0 +1,238 @@
+"""The store: every state change of a task is one atomic SQL statement or transaction.
+
+Both backends share this SQL; they differ only in how a statement is executed and in the
+few fragments listed in `Dialect` (types, JSON containment, row locking).
+"""
+
+import json
+import re
+from abc import ABC, abstractmethod
+from contextlib import AbstractAsyncContextManager
+from dataclasses import dataclass
+from typing import Any
+
+Row = dict[str, Any]
+
+
+class IdempotencyConflict(Exception):
+    """The Idempotency-Key was used before with a different request."""
+
+
+class TaskNotFinalizable(Exception):
+    """The task is already in a final state."""
+
+
+@dataclass(frozen=True)
+class Dialect:
+    name: str
+    ddl: str
+    # Is the task's required capability list a subset of :caps (a JSON array)?
+    caps_match: str
+    # Appended to the sub-select that picks the next task, so replicas never pick the same one.
+    pick_lock: str
+
+
+class Executor(ABC):
+    """Runs one statement; named parameters are written :name in the SQL."""
+
+    @abstractmethod
+    async def fetchone(self, sql: str, params: Row) -> Row | None: ...
+
+    @abstractmethod
+    async def fetchall(self, sql: str, params: Row) -> list[Row]: ...
+
+    @abstractmethod
+    async def execute(self, sql: str, params: Row) -> int: ...
+
+
+# Hands live tasks back to the queue; the caller appends which ones (constant conditions only).
+_RELEASE = """
+UPDATE tasks SET
+  status = CASE WHEN attempts >= max_attempts THEN 'failed' ELSE 'queued' END,
+  error = CASE WHEN attempts >= max_attempts
+          THEN :reason || ' after ' || attempts || ' attempts' ELSE error END,
+  finished_at = CASE WHEN attempts >= max_attempts THEN :now ELSE NULL END,
+  agent_id = NULL, lease_id = NULL, lease_expires_at = NULL, updated_at = :now
+WHERE status IN ('leased', 'running') AND """
+
+
+class Store(ABC):
+    dialect: Dialect
+
+    @abstractmethod
+    def transaction(self) -> AbstractAsyncContextManager[Executor]:
+        """A unit of work: committed on success, rolled back on error."""
+
+    @abstractmethod
+    async def close(self) -> None: ...
+
+    async def ping(self) -> bool:
+        async with self.transaction() as db:
+            return await db.fetchone("SELECT 1 AS ok", {}) is not None
+
+    async def init_schema(self) -> None:
+        async with self.transaction() as db:
+            for statement in filter(str.strip, self.dialect.ddl.split(";")):
+                await db.execute(statement, {})
+
+    # -- tasks ---------------------------------------------------------------------------
+
+    async def create_task(self, task: Row, request_hash: str | None) -> tuple[Row, bool]:
+        """Insert a task; with an idempotency key, return the earlier task instead of a twin."""
+        cols = ", ".join(task)
+        values = ", ".join(f":{c}" for c in task)
+        async with self.transaction() as db:
+            row = await db.fetchone(
+                f"INSERT INTO tasks ({cols}) VALUES ({values}) "  # noqa: S608 (columns are ours)
+                "ON CONFLICT (idempotency_key) DO NOTHING RETURNING *",
+                task,
+            )
+            if row is not None:
+                return row, True
+            earlier = await db.fetchone(
+                "SELECT * FROM tasks WHERE idempotency_key = :key",
+                {"key": task["idempotency_key"]},
+            )
+        if earlier is None or earlier["request_hash"] != request_hash:
+            raise IdempotencyConflict
+        return earlier, False
+
+    async def get_task(self, task_id: str) -> Row | None:
+        async with self.transaction() as db:
+            return await db.fetchone("SELECT * FROM tasks WHERE id = :id", {"id": task_id})
+
+    async def list_tasks(self, status: str | None, before_seq: int | None, limit: int) -> list[Row]:
+        async with self.transaction() as db:
+            return await db.fetchall(
+                "SELECT * FROM tasks WHERE (:status IS NULL OR status = :status) "
+                "AND (:before IS NULL OR seq < :before) ORDER BY seq DESC LIMIT :limit",
+                {"status": status, "before": before_seq, "limit": limit},
+            )
+
+    async def cancel_task(self, task_id: str, now: float) -> Row | None:
+        async with self.transaction() as db:
+            row = await db.fetchone(
+                "UPDATE tasks SET status = 'cancelled', agent_id = NULL, lease_id = NULL, "
+                "lease_expires_at = NULL, finished_at = :now, updated_at = :now "
+                "WHERE id = :id AND status IN ('queued', 'leased', 'running') RETURNING *",
+                {"id": task_id, "now": now},
+            )
+            if row is None and await db.fetchone(
+                "SELECT 1 AS found FROM tasks WHERE id = :id", {"id": task_id}
+            ):
+                raise TaskNotFinalizable
+        return row
+
+    async def claim_task(
+        self, agent_id: str, capabilities: list[str], lease_id: str, now: float, ttl: float
+    ) -> Row | None:
+        """Lease the most urgent queued task this agent can do, or None."""
+        async with self.transaction() as db:
+            # The dialect fragments are constants of ours, never input.
+            return await db.fetchone(  # nosec B608
+                "UPDATE tasks SET status = 'leased', agent_id = :agent, lease_id = :lease, "  # noqa: S608
+                "lease_expires_at = :expires, attempts = attempts + 1, updated_at = :now "
+                "WHERE id = (SELECT id FROM tasks WHERE status = 'queued' AND "
+                f"{self.dialect.caps_match} ORDER BY priority DESC, seq LIMIT 1 "
+                f"{self.dialect.pick_lock}) AND status = 'queued' RETURNING *",
+                {
+                    "agent": agent_id,
+                    "lease": lease_id,
+                    "caps": json.dumps(capabilities),
+                    "expires": now + ttl,
+                    "now": now,
+                },
+            )
+
+    async def start_task(
+        self, task_id: str, agent_id: str, lease_id: str, now: float
+    ) -> Row | None:
+        """Mark a leased task running; None when the lease is not (or no longer) this agent's."""
+        async with self.transaction() as db:
+            return await db.fetchone(
+                "UPDATE tasks SET status = 'running', started_at = COALESCE(started_at, :now), "
+                "updated_at = :now WHERE id = :id AND agent_id = :agent AND lease_id = :lease "
+                "AND status IN ('leased', 'running') AND lease_expires_at >= :now RETURNING *",
+                {"id": task_id, "agent": agent_id, "lease": lease_id, "now": now},
+            )
+
+    async def finish_task(
+        self, task_id: str, agent_id: str, lease_id: str, outcome: Row, now: float
+    ) -> Row | None:
+        """Record the result, fenced by the lease: a stale holder changes nothing (None)."""
+        async with self.transaction() as db:
+            return await db.fetchone(
+                "UPDATE tasks SET status = :status, output = :output, "
+                "output_truncated = :output_truncated, result = :result, error = :error, "
+                "finished_at = :now, updated_at = :now, lease_id = NULL, lease_expires_at = NULL "
+                "WHERE id = :id AND agent_id = :agent AND lease_id = :lease "
+                "AND status IN ('leased', 'running') AND lease_expires_at >= :now RETURNING *",
+                {"id": task_id, "agent": agent_id, "lease": lease_id, "now": now, **outcome},
+            )
+
+    async def reap_expired_leases(self, now: float) -> int:
+        """Re-queue (or fail, when out of attempts) the tasks whose lease ran out."""
+        async with self.transaction() as db:
+            return await db.execute(
+                _RELEASE + "lease_expires_at < :now",  # nosec B608
+                {"now": now, "reason": "lease expired"},
+            )
+
+    # -- agents --------------------------------------------------------------------------
+
+    async def register_agent(self, agent: Row) -> Row:
+        async with self.transaction() as db:
+            row = await db.fetchone(
+                "INSERT INTO agents (id, name, capabilities, token_hash, status, created_at, "
+                "last_heartbeat_at) VALUES (:id, :name, :capabilities, :token_hash, 'active', "
+                ":now, :now) RETURNING *",
+                agent,
+            )
+        assert row is not None  # INSERT … RETURNING always yields the row
+        return row
+
+    async def agent_by_token(self, token_hash: str) -> Row | None:
+        async with self.transaction() as db:
+            return await db.fetchone(
+                "SELECT * FROM agents WHERE token_hash = :hash AND status = 'active'",
+                {"hash": token_hash},
+            )
+
+    async def list_agents(self, limit: int) -> list[Row]:
+        async with self.transaction() as db:
+            return await db.fetchall(
+                "SELECT * FROM agents WHERE status = 'active' "
+                "ORDER BY created_at DESC LIMIT :limit",
+                {"limit": limit},
+            )
+
+    async def heartbeat(self, agent_id: str, now: float, ttl: float) -> int:
+        """Record the agent alive and extend its leases; returns how many were extended."""
+        async with self.transaction() as db:
+            await db.execute(
+                "UPDATE agents SET last_heartbeat_at = :now WHERE id = :id",
+                {"id": agent_id, "now": now},
+            )
+            return await db.execute(
+                "UPDATE tasks SET lease_expires_at = :expires WHERE agent_id = :id "
+                "AND status IN ('leased', 'running') AND lease_expires_at >= :now",
+                {"id": agent_id, "now": now, "expires": now + ttl},
+            )
+
+    async def kill_agent(self, agent_id: str, now: float) -> tuple[bool, int]:
+        """Retire the agent and hand its tasks back to the queue: (was active, tasks released)."""
+        async with self.transaction() as db:
+            killed = await db.execute(
+                "UPDATE agents SET status = 'killed' WHERE id = :id AND status = 'active'",
+                {"id": agent_id},
+            )
+            released = await db.execute(
+                _RELEASE + "agent_id = :agent",  # nosec B608
+                {"agent": agent_id, "now": now, "reason": "agent killed"},
+            )
+        return killed == 1, released
+
+
+def named_to_pyformat(sql: str) -> str:
+    """:name → %(name)s for psycopg, leaving ::casts alone."""
+    return re.sub(r"(?<![:\w]):(\w+)", r"%(\1)s", sql.replace("%", "%%"))

@@ -1,0 +1,121 @@
+"""Start a real hypercode-core (uvicorn) for tests, benchmarks and the showcase."""
+
+import json
+import os
+import secrets
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+from types import TracebackType
+from typing import Self
+
+import httpx
+
+ROOT = Path(__file__).resolve().parents[2]
+ROLES = ("client", "registrar", "admin")
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def wait_until_ready(url: str, process: subprocess.Popen[bytes] | None, timeout: float) -> None:
+    """Poll url until it answers 200; fail early if the process died."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process is not None and process.poll() is not None:
+            raise RuntimeError(f"process exited with {process.returncode} before {url} was ready")
+        try:
+            if httpx.get(url, timeout=1).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        time.sleep(0.1)
+    raise TimeoutError(f"{url} not ready after {timeout}s")
+
+
+class CoreProcess:
+    """hypercode-core in its own process, one key per role, SQLite in workdir unless told."""
+
+    def __init__(
+        self,
+        workdir: Path,
+        *,
+        database_url: str | None = None,
+        env: dict[str, str] | None = None,
+        port: int | None = None,
+        workers: int = 1,
+    ) -> None:
+        workdir.mkdir(parents=True, exist_ok=True)
+        self.workdir = workdir
+        self.port = port or free_port()
+        self.base_url = f"http://127.0.0.1:{self.port}"
+        self.database_url = database_url or f"sqlite:///{workdir / 'hypercode.db'}"
+        self.keys = {role: secrets.token_urlsafe(24) for role in ROLES}
+        self.log_path = workdir / f"core-{self.port}.log"
+        self._env = env or {}
+        self._workers = workers
+        self._process: subprocess.Popen[bytes] | None = None
+
+    def environment(self) -> dict[str, str]:
+        keys = [{"name": role, "key": key, "roles": [role]} for role, key in self.keys.items()]
+        return {
+            **os.environ,
+            "OTEL_SDK_DISABLED": "true",
+            "HYPERCODE_DATABASE_URL": self.database_url,
+            "HYPERCODE_API_KEYS": json.dumps(keys),
+            **self._env,
+        }
+
+    def start(self, timeout: float = 30) -> None:
+        command = [
+            sys.executable, "-m", "uvicorn", "app.main:create_app", "--factory",
+            "--host", "127.0.0.1", "--port", str(self.port),
+            "--workers", str(self._workers), "--no-access-log",
+        ]  # fmt: skip
+        with self.log_path.open("ab") as log:
+            self._process = subprocess.Popen(  # noqa: S603 (our own interpreter and args)
+                command, cwd=ROOT, env=self.environment(), stdout=log, stderr=subprocess.STDOUT
+            )
+        wait_until_ready(f"{self.base_url}/readyz", self._process, timeout)
+
+    def stop(self) -> None:
+        """Graceful stop (SIGTERM), as an orchestrator would do it."""
+        self._end(signal.SIGTERM)
+
+    def kill(self) -> None:
+        """Crash (SIGKILL): nothing gets a chance to flush."""
+        self._end(signal.SIGKILL)
+
+    def restart(self) -> None:
+        self.stop()
+        self.start()
+
+    @property
+    def pid(self) -> int | None:
+        return None if self._process is None else self._process.pid
+
+    def _end(self, sig: signal.Signals) -> None:
+        if self._process is None or self._process.poll() is not None:
+            return
+        self._process.send_signal(sig)
+        try:
+            self._process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            self._process.kill()
+            self._process.wait()
+
+    def __enter__(self) -> Self:
+        self.start()
+        return self
+
+    def __exit__(
+        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.stop()
