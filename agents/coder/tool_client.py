@@ -1,0 +1,104 @@
+"""The agent's side of MCP: start the tool server over stdio and call a tool per task kind."""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+from collections.abc import Mapping
+from pathlib import Path
+from types import TracebackType
+from typing import Any, Self
+
+from mcp import Client
+from mcp.client.stdio import StdioServerParameters
+from mcp.shared.exceptions import MCPError
+from pydantic import BaseModel, ValidationError
+
+from agents.coder.sandbox import RunResult
+from agents.coder.tool_server import SERVICE_NAME
+
+logger = logging.getLogger(__name__)
+
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+# Beyond the task's own timeout, time for the sandbox to start and the answer to come back.
+CALL_MARGIN_S = 15.0
+
+
+class PythonPayload(BaseModel):
+    """Payload of a `python` task."""
+
+    code: str
+    stdin: str = ""
+
+
+class FilesPayload(BaseModel):
+    """Payload of a `lint` or `test` task."""
+
+    files: dict[str, str]
+
+
+class ToolCallError(Exception):
+    """The task could not be run: bad payload, unknown kind, or the tool refused the call."""
+
+
+def tool_call_for(kind: str, payload: Mapping[str, Any], timeout_s: float) -> tuple[str, dict[str, Any]]:
+    """The MCP tool and arguments that do a task of this kind."""
+    try:
+        if kind == "python":
+            python = PythonPayload.model_validate(payload)
+            return "run_python", {"code": python.code, "stdin": python.stdin, "timeout_s": timeout_s}
+        if kind in ("lint", "test"):
+            files = FilesPayload.model_validate(payload).files
+            return ("lint" if kind == "lint" else "run_tests"), {"files": files, "timeout_s": timeout_s}
+    except ValidationError as error:
+        raise ToolCallError(f"invalid {kind} payload: {error.errors(include_url=False)}") from error
+    raise ToolCallError(f"unknown task kind {kind!r}")
+
+
+def tool_server_parameters() -> StdioServerParameters:
+    """How to start the tool server: same interpreter, its own service name, no agent secrets."""
+    otel = {key: value for key, value in os.environ.items() if key.startswith("OTEL_")}
+    return StdioServerParameters(
+        command=sys.executable,
+        args=["-m", "agents.coder.tool_server"],
+        env={**otel, "OTEL_SERVICE_NAME": SERVICE_NAME},
+        cwd=PROJECT_ROOT,
+    )
+
+
+class ToolClient:
+    """An MCP client session to this agent's own tool server (a child process)."""
+
+    def __init__(self, server: StdioServerParameters | None = None) -> None:
+        self._client = Client(server or tool_server_parameters(), mode="legacy")
+
+    async def __aenter__(self) -> Self:
+        await self._client.__aenter__()
+        tools = await self._client.list_tools()
+        logger.info("tool server ready with tools %s", sorted(tool.name for tool in tools.tools))
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        await self._client.__aexit__(exc_type, exc, traceback)
+
+    async def run_task(self, kind: str, payload: Mapping[str, Any], timeout_s: float) -> RunResult:
+        """Do a task through the tool its kind maps to."""
+        tool, arguments = tool_call_for(kind, payload, timeout_s)
+        return await self.call(tool, arguments, timeout_s + CALL_MARGIN_S)
+
+    async def call(self, tool: str, arguments: dict[str, Any], read_timeout_s: float) -> RunResult:
+        """Call one tool and return its structured result."""
+        try:
+            result = await self._client.call_tool(tool, arguments, read_timeout_seconds=read_timeout_s)
+        except MCPError as error:
+            raise ToolCallError(f"{tool}: {error}") from error
+        if result.is_error:
+            text = " ".join(getattr(block, "text", "") for block in result.content)
+            raise ToolCallError(f"{tool}: {text}")
+        return RunResult.model_validate(result.structured_content)
