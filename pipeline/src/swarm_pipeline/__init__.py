@@ -1,0 +1,3 @@
+"""Swarm Showcase's CI/CD pipeline as a Dagger module."""
+
+from .main import SwarmPipeline as SwarmPipeline
