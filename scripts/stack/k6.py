@@ -276,7 +276,9 @@ def run_swarm_load_test(
     log_path = out_dir / "k6.log" if capture_output else None
     summary_path.unlink(missing_ok=True)
     env = {**_k6_environment(target, profile, summary_path, report_path), **(extra_env or {})}
-    command = [str(k6_binary()), "run", "--quiet", str(SCRIPT)]
+    # Progress bars only help someone watching; in a captured log they are noise.
+    quiet = ["--quiet"] if capture_output else []
+    command = [str(k6_binary()), "run", *quiet, str(SCRIPT)]
     try:
         with contextlib.ExitStack() as stack:
             log = stack.enter_context(log_path.open("w", encoding="utf-8")) if log_path else None

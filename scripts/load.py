@@ -1,0 +1,82 @@
+"""Run the k6 swarm load test against a local stack (what `make load` runs).
+
+Starts hypercode-core (SQLite in a fresh work directory), runs k6/swarm_load_test.js with the
+chosen profile and leaves summary.json, report.html and the core's log in the output directory.
+With --base-url it tests an already running core instead; the keys then come from
+CLIENT_KEY, REGISTRAR_KEY and ADMIN_KEY.
+
+    .venv/bin/python -m scripts.load --profile ci
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+from pathlib import Path
+
+from scripts.stack.core import CoreProcess
+from scripts.stack.k6 import K6Error, K6Run, Target, load_profiles, run_swarm_load_test
+
+KEY_VARIABLES = {"client": "CLIENT_KEY", "registrar": "REGISTRAR_KEY", "admin": "ADMIN_KEY"}
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    profiles = load_profiles()
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--profile",
+        choices=sorted(profiles),
+        default=os.environ.get("PROFILE", "full"),
+        help="load shape from k6/profiles.json (default: $PROFILE or full): "
+        + "; ".join(f"{name}: {profile.description}" for name, profile in profiles.items()),
+    )
+    parser.add_argument(
+        "--out-dir",
+        type=Path,
+        default=None,
+        help="where summary.json, report.html and the logs go (default: a new temp directory)",
+    )
+    parser.add_argument(
+        "--base-url",
+        default=None,
+        help="test this running core instead of starting one (keys from $CLIENT_KEY, "
+        "$REGISTRAR_KEY, $ADMIN_KEY)",
+    )
+    return parser.parse_args(argv)
+
+
+def target_from_environment(base_url: str) -> Target:
+    missing = [variable for variable in KEY_VARIABLES.values() if not os.environ.get(variable)]
+    if missing:
+        raise K6Error(f"--base-url needs the keys in {', '.join(missing)}")
+    keys = {role: os.environ[variable] for role, variable in KEY_VARIABLES.items()}
+    return Target.from_role_keys(base_url, keys)
+
+
+def run_against_local_stack(out_dir: Path, profile: str) -> K6Run:
+    with CoreProcess(out_dir / "core") as core:
+        print(f"hypercode-core at {core.base_url}, log in {core.log_path}", flush=True)
+        target = Target.from_role_keys(core.base_url, core.keys)
+        return run_swarm_load_test(target, out_dir, profile=profile, capture_output=False)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    out_dir: Path = args.out_dir or Path(tempfile.mkdtemp(prefix="swarm-load-"))
+    try:
+        if args.base_url:
+            target = target_from_environment(args.base_url)
+            run = run_swarm_load_test(target, out_dir, profile=args.profile, capture_output=False)
+        else:
+            run = run_against_local_stack(out_dir, args.profile)
+    except K6Error as error:
+        print(f"load: {error}", file=sys.stderr)
+        return 2
+    print(f"summary: {run.summary_path}\nreport:  {run.report_path}")
+    return run.exit_code
+
+
+if __name__ == "__main__":
+    sys.exit(main())
