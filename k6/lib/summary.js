@@ -17,8 +17,9 @@
 //                     "p50_ms": 9.1, "p95_ms": 31.0, "p99_ms": 52.4, "max_ms": 120.3}, ...,
 //     "register_simulated_agent": {...}},
 //   "latency": {"p50_ms": 8.7, "p95_ms": 30.2, "p99_ms": 50.1, "max_ms": 130.0},  // all requests
-//   "thresholds": [{"metric": "http_req_duration{scenario:submit_task}",
-//                   "expression": "p(95)<500", "ok": true}, ...]
+//   "thresholds": {                         // metric -> expression -> held
+//     "http_req_duration": {"p(95)<500": true},
+//     "http_req_duration{scenario:submit_task}": {"p(95)<500": true}, ...}
 // }
 
 export const SCHEMA = 'swarm-load-summary/1';
@@ -66,13 +67,19 @@ function mixOf(operations, targetMix) {
 }
 
 function thresholdVerdicts(data) {
-  const verdicts = [];
-  for (const [metric, body] of Object.entries(data.metrics)) {
-    for (const [expression, result] of Object.entries(body.thresholds || {})) {
-      verdicts.push({ metric, expression, ok: result.ok });
+  const verdicts = {};
+  for (const metric of Object.keys(data.metrics).sort()) {
+    const thresholds = Object.entries(data.metrics[metric].thresholds || {});
+    if (thresholds.length > 0) {
+      verdicts[metric] = Object.fromEntries(thresholds.map(([expr, result]) => [expr, result.ok]));
     }
   }
-  return verdicts.sort((a, b) => a.metric.localeCompare(b.metric));
+  return verdicts;
+}
+
+function flatVerdicts(thresholds) {
+  return Object.entries(thresholds).flatMap(([metric, expressions]) => Object.entries(expressions)
+    .map(([expression, ok]) => ({ metric, expression, ok })));
 }
 
 function allChecks(group) {
@@ -100,7 +107,7 @@ export function buildSummary(data, { profile, baseUrl, operations, supportTags, 
     duration_s: round(data.state.testRunDurationMs / 1000, 1),
     vus_max: (metricValues(data, 'vus_max') || { max: 0 }).max,
     iterations: (metricValues(data, 'iterations') || { count: 0 }).count,
-    passed: thresholds.every((t) => t.ok),
+    passed: flatVerdicts(thresholds).every((t) => t.ok),
     requests: {
       count: requests.count,
       rate_per_s: round(requests.rate, 1),
@@ -136,12 +143,13 @@ function operationRow(name, stats, mix) {
   ].join(' ');
 }
 
-function thresholdLines(thresholds) {
-  return thresholds.map((t) => `  ${t.ok ? 'ok    ' : 'FAILED'} ${t.metric} ${t.expression}`);
+function thresholdLines(verdicts) {
+  return verdicts.map((t) => `  ${t.ok ? 'ok    ' : 'FAILED'} ${t.metric} ${t.expression}`);
 }
 
 export function formatSummary(summary) {
-  const failedThresholds = summary.thresholds.filter((t) => !t.ok).length;
+  const verdicts = flatVerdicts(summary.thresholds);
+  const failedThresholds = verdicts.filter((t) => !t.ok).length;
   const lines = [
     '',
     `swarm load test: profile ${summary.profile} against ${summary.base_url}`,
@@ -160,8 +168,8 @@ export function formatSummary(summary) {
     '',
     ...summary.checks.failed.map((c) => `  check failed ${c.fails}x: ${c.name}`),
     `thresholds: ${summary.passed ? 'all passed' : `${failedThresholds} FAILED`} `
-      + `(${summary.thresholds.length} in all)`,
-    ...thresholdLines(summary.thresholds),
+      + `(${verdicts.length} in all)`,
+    ...thresholdLines(verdicts),
     '',
   ];
   return lines.join('\n');

@@ -116,7 +116,8 @@ class Checks(_Frozen):
     failed: list[FailedCheck]
 
 
-class ThresholdVerdict(_Frozen):
+@dataclass(frozen=True)
+class ThresholdVerdict:
     """One threshold expression on one (sub)metric and whether it held."""
 
     metric: str
@@ -139,7 +140,7 @@ class LoadSummary(_Frozen):
     mix: dict[str, MixShare]
     operations: dict[str, OperationStats]
     latency: Latency
-    thresholds: list[ThresholdVerdict]
+    thresholds: dict[str, dict[str, bool]]  # metric -> expression -> held
 
     @classmethod
     def from_document(cls, document: Mapping[str, Any]) -> LoadSummary:
@@ -163,8 +164,15 @@ class LoadSummary(_Frozen):
             raise K6Error(f"the swarm summary {path} is not a JSON object")
         return cls.from_document(document)
 
+    def threshold_verdicts(self) -> list[ThresholdVerdict]:
+        return [
+            ThresholdVerdict(metric, expression, ok)
+            for metric, expressions in self.thresholds.items()
+            for expression, ok in expressions.items()
+        ]
+
     def failed_thresholds(self) -> list[ThresholdVerdict]:
-        return [verdict for verdict in self.thresholds if not verdict.ok]
+        return [verdict for verdict in self.threshold_verdicts() if not verdict.ok]
 
     def mix_deviation_points(self) -> float:
         """Largest distance, in percentage points, between an achieved and a target share."""
@@ -278,7 +286,8 @@ def run_swarm_load_test(
     env = {**_k6_environment(target, profile, summary_path, report_path), **(extra_env or {})}
     # Progress bars only help someone watching; in a captured log they are noise.
     quiet = ["--quiet"] if capture_output else []
-    command = [str(k6_binary()), "run", *quiet, str(SCRIPT)]
+    # An empty --address opens no REST API port (default 6565), so parallel runs never collide.
+    command = [str(k6_binary()), "run", "--address", "", *quiet, str(SCRIPT)]
     try:
         with contextlib.ExitStack() as stack:
             log = stack.enter_context(log_path.open("w", encoding="utf-8")) if log_path else None
