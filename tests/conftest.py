@@ -1,13 +1,15 @@
 """Fixtures shared by every test tier: a real hypercode-core process and HTTP clients for it."""
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
 
 from scripts.stack.core import CoreProcess
+from scripts.stack.postgres import PostgresProcess
 
 
 @dataclass
@@ -35,16 +37,18 @@ class Api:
     def as_key(self, key: str) -> httpx.Client:
         return self._new({"Authorization": f"Bearer {key}"})
 
-    def submit(self, code: str = "print(42)", **fields: object) -> dict[str, object]:
+    def submit(self, code: str = "print(42)", **fields: object) -> dict[str, Any]:
         response = self.client.post(
             "/api/v1/execution/execute",
             json={"kind": "python", "payload": {"code": code}, **fields},
         )
         assert response.status_code == 202, response.text
-        body: dict[str, object] = response.json()
+        body: dict[str, Any] = response.json()
         return body
 
-    def register_agent(self, name: str = "agent", capabilities: tuple[str, ...] = ("python",)) -> RegisteredAgent:
+    def register_agent(
+        self, name: str = "agent", capabilities: tuple[str, ...] = ("python",)
+    ) -> RegisteredAgent:
         response = self.registrar.post(
             "/api/v1/agents", json={"name": name, "capabilities": list(capabilities)}
         )
@@ -52,19 +56,80 @@ class Api:
         body = response.json()
         return RegisteredAgent(id=body["id"], http=self.as_key(body["token"]))
 
+    def lease(self, agent: RegisteredAgent, wait_s: float = 2) -> dict[str, Any] | None:
+        response = agent.http.post(f"/api/v1/agents/{agent.id}/lease", json={"wait_s": wait_s})
+        assert response.status_code in (200, 204), response.text
+        return None if response.status_code == 204 else response.json()
+
+    def report(
+        self, agent: RegisteredAgent, lease: dict[str, Any], status: str = "succeeded"
+    ) -> httpx.Response:
+        return agent.http.post(
+            f"/api/v1/execution/{lease['task']['id']}/result",
+            json={"lease_id": lease["lease_id"], "status": status, "output": "done"},
+        )
+
+    def task(self, task_id: object) -> dict[str, Any]:
+        response = self.client.get(f"/api/v1/execution/{task_id}")
+        assert response.status_code == 200, response.text
+        body: dict[str, Any] = response.json()
+        return body
+
     def close(self) -> None:
         for http in self._clients:
             http.close()
 
 
+CoreFactory = Callable[..., CoreProcess]
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[PostgresProcess]:
+    with PostgresProcess() as server:
+        yield server
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """Each test that asks for it runs once per backend."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'hypercode.db'}"
+    server: PostgresProcess = request.getfixturevalue("postgres")
+    return server.create_database()
+
+
 @pytest.fixture
-def core(tmp_path: Path) -> Iterator[CoreProcess]:
-    with CoreProcess(tmp_path / "core") as running:
-        yield running
+def start_core(tmp_path: Path) -> Iterator[CoreFactory]:
+    """Start cores with given settings (HYPERCODE_* env); all are stopped after the test."""
+    started: list[CoreProcess] = []
+
+    def start(database_url: str | None = None, **settings: object) -> CoreProcess:
+        env = {f"HYPERCODE_{name.upper()}": str(value) for name, value in settings.items()}
+        core = CoreProcess(tmp_path / f"core{len(started)}", database_url=database_url, env=env)
+        started.append(core)
+        core.start()
+        return core
+
+    yield start
+    for core in started:
+        core.stop()
+
+
+@pytest.fixture
+def core(start_core: CoreFactory) -> CoreProcess:
+    return start_core()
 
 
 @pytest.fixture
 def api(core: CoreProcess) -> Iterator[Api]:
     client = Api(core)
+    yield client
+    client.close()
+
+
+@pytest.fixture
+def db_api(start_core: CoreFactory, database_url: str) -> Iterator[Api]:
+    """Like api, on each backend in turn."""
+    client = Api(start_core(database_url))
     yield client
     client.close()

@@ -104,8 +104,10 @@ class Store(ABC):
     async def list_tasks(self, status: str | None, before_seq: int | None, limit: int) -> list[Row]:
         async with self.transaction() as db:
             return await db.fetchall(
-                "SELECT * FROM tasks WHERE (:status IS NULL OR status = :status) "
-                "AND (:before IS NULL OR seq < :before) ORDER BY seq DESC LIMIT :limit",
+                # Casts give PostgreSQL the parameter types it cannot infer from IS NULL.
+                "SELECT * FROM tasks WHERE (CAST(:status AS TEXT) IS NULL OR status = :status) "
+                "AND (CAST(:before AS BIGINT) IS NULL OR seq < :before) "
+                "ORDER BY seq DESC LIMIT :limit",
                 {"status": status, "before": before_seq, "limit": limit},
             )
 

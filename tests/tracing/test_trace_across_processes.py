@@ -1,0 +1,128 @@
+"""One task's trace, read back from a real Jaeger, spans four processes and the queue hop.
+
+client (this test) -> core POST -> [queue] -> core `lease task`
+                                          -> agent `execute task` -> MCP call -> tool server
+                                                                  -> core result route
+"""
+
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from opentelemetry import trace
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
+
+from scripts.stack.agents import AgentPool
+from scripts.stack.core import CoreProcess
+from scripts.stack.jaeger import JaegerProcess, Span, Trace
+from tests.tracing.conftest import CLIENT_SERVICE
+
+CORE = "hypercode-core"
+AGENT = "coder-agent"
+TOOLS = "coder-tools"
+SUBMIT_ROUTE = "POST /api/v1/execution/execute"
+RESULT_ROUTE = "POST /api/v1/execution/{task_id}/result"
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture
+def core(jaeger: JaegerProcess, tmp_path: Path) -> Iterator[CoreProcess]:
+    with CoreProcess(tmp_path / "core", env=jaeger.otel_env(CORE)) as running:
+        yield running
+
+
+@pytest.fixture
+def agents(jaeger: JaegerProcess, core: CoreProcess, tmp_path: Path) -> Iterator[AgentPool]:
+    env = jaeger.otel_env(AGENT)
+    with AgentPool(core.base_url, core.keys["registrar"], tmp_path / "agents", 2, env=env) as pool:
+        yield pool
+
+
+def submit_under_client_span(provider: TracerProvider, core: CoreProcess) -> tuple[str, str, str]:
+    """POST a task inside a client span; returns (trace id, client span id, task id)."""
+    tracer = provider.get_tracer(__name__)
+    with tracer.start_as_current_span("submit task", kind=trace.SpanKind.CLIENT) as span:
+        headers = {"Authorization": f"Bearer {core.keys['client']}"}
+        TraceContextTextMapPropagator().inject(headers)
+        response = httpx.post(
+            f"{core.base_url}/api/v1/execution/execute",
+            json={"kind": "python", "payload": {"code": "print(6 * 7)"}},
+            headers=headers,
+        )
+    assert response.status_code == 202, response.text
+    context = span.get_span_context()
+    return format(context.trace_id, "032x"), format(context.span_id, "016x"), response.json()["id"]
+
+
+def wait_until_final(core: CoreProcess, task_id: str, timeout_s: float = 60) -> dict[str, object]:
+    headers = {"Authorization": f"Bearer {core.keys['client']}"}
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        task: dict[str, object] = httpx.get(
+            f"{core.base_url}/api/v1/execution/{task_id}", headers=headers
+        ).json()
+        if task["status"] in ("succeeded", "failed", "cancelled"):
+            return task
+        time.sleep(0.2)
+    raise AssertionError(f"task {task_id} not final after {timeout_s} s")
+
+
+def has_every_hop(trace_: Trace) -> bool:
+    services = {span.service for span in trace_.spans}
+    return {CLIENT_SERVICE, CORE, AGENT, TOOLS} <= services and bool(trace_.named(RESULT_ROUTE))
+
+
+def the(spans: list[Span], what: str) -> Span:
+    assert len(spans) == 1, f"expected one {what}, found {[(s.service, s.name) for s in spans]}"
+    return spans[0]
+
+
+def ancestors(trace_: Trace, span: Span) -> list[Span]:
+    chain: list[Span] = []
+    while span.parent_span_id is not None:
+        span = trace_.span(span.parent_span_id)
+        chain.append(span)
+    return chain
+
+
+def test_task_trace_links_client_core_queue_agent_and_tool_server(
+    jaeger: JaegerProcess, client_tracing: TracerProvider, core: CoreProcess, agents: AgentPool
+) -> None:
+    trace_id, client_span_id, task_id = submit_under_client_span(client_tracing, core)
+    task = wait_until_final(core, task_id)
+    assert task["status"] == "succeeded", task
+    assert task["trace_id"] == trace_id
+
+    found = jaeger.query.wait_for_trace(trace_id, has_every_hop)
+
+    client = the(found.by_service(CLIENT_SERVICE), "client span")
+    assert client.span_id == client_span_id and client.parent_span_id is None
+    submit = the(found.named(SUBMIT_ROUTE), "submit span")
+    assert (submit.service, submit.parent_span_id) == (CORE, client.span_id)
+
+    # The queue hop: the core stored the submit span's context with the task and both
+    # the lease (in the core) and the execution (in the agent) continue it.
+    lease = the(found.named("lease task"), "lease span")
+    assert (lease.service, lease.parent_span_id) == (CORE, submit.span_id)
+    assert lease.tags["task.id"] == task_id
+    execute = the(found.named("execute task"), "agent execution span")
+    assert (execute.service, execute.parent_span_id) == (AGENT, submit.span_id)
+    assert execute.tags["agent.id"] == lease.tags["agent.id"] in agents.agent_ids
+
+    # Agent -> its MCP tool server, a separate process: the server span continues the
+    # client span that the MCP SDK put in the request's _meta.
+    tool = the(found.named("tools/call run_python"), "tool server span")
+    mcp_call = found.span(tool.parent_span_id or "")
+    assert (tool.service, mcp_call.service) == (TOOLS, AGENT)
+    assert mcp_call.name == "MCP send tools/call run_python"
+    assert execute in ancestors(found, mcp_call)
+
+    # Agent -> core: the result report carries the execution's context.
+    result = the(found.named(RESULT_ROUTE), "result span")
+    assert result.service == CORE
+    assert found.span(result.parent_span_id or "").service == AGENT
+    assert execute in ancestors(found, result)
