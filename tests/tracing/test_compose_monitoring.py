@@ -67,10 +67,12 @@ def test_our_services_export_to_jaeger(
     assert env["OTEL_EXPORTER_OTLP_ENDPOINT"] == "http://jaeger:4317"
     assert env["OTEL_SERVICE_NAME"] == service_name
     assert env["OTEL_SDK_DISABLED"] == "false"
-    assert (
-        "jaeger" in compose["services"][name]["depends_on"]
-        or "hypercode-core" in (compose["services"][name]["depends_on"])
-    )
+
+
+def test_start_order_follows_the_calls(compose: dict[str, Any]) -> None:
+    services = compose["services"]
+    assert "jaeger" in services["hypercode-core"]["depends_on"]
+    assert "hypercode-core" in services["coder-agent"]["depends_on"]
 
 
 def test_no_secret_is_written_in_the_file(compose: dict[str, Any]) -> None:

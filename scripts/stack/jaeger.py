@@ -1,0 +1,332 @@
+"""Run a real Jaeger v2 (the go-install build) for tests, benchmarks and the showcase.
+
+`JaegerProcess` starts the binary that scripts/install-jaeger.sh builds and caches, on
+free localhost ports, with deploy/jaeger/config.yaml; it waits until the health check
+and the query API answer, and reads traces back through Jaeger's HTTP query API.
+
+    python -m scripts.stack.jaeger          # serve on the standard ports until Ctrl-C
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import TracebackType
+from typing import IO, Any
+
+import httpx
+
+logger = logging.getLogger(__name__)
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+INSTALL_SCRIPT = REPO_ROOT / "scripts" / "install-jaeger.sh"
+DEFAULT_CONFIG = REPO_ROOT / "deploy" / "jaeger" / "config.yaml"
+LISTEN_HOST = "127.0.0.1"
+
+
+class JaegerError(RuntimeError):
+    """Jaeger could not be installed, started or queried."""
+
+
+def install_jaeger() -> Path:
+    """Return the cached Jaeger binary, building it first if it is missing (minutes)."""
+    try:
+        done = subprocess.run(  # noqa: S603 - fixed script of this repository
+            [str(INSTALL_SCRIPT)], check=True, stdout=subprocess.PIPE, text=True
+        )
+    except (OSError, subprocess.CalledProcessError) as exc:
+        raise JaegerError(
+            f"installing Jaeger with {INSTALL_SCRIPT} failed ({exc}); it needs Go >= 1.24.6 "
+            "and the Go module proxy"
+        ) from exc
+    return Path(done.stdout.strip().splitlines()[-1])
+
+
+def free_port() -> int:
+    """A port that was free a moment ago (the usual small race is accepted for tests)."""
+    with socket.socket() as sock:
+        sock.bind((LISTEN_HOST, 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+@dataclass(frozen=True)
+class JaegerPorts:
+    """The ports Jaeger listens on; by default Jaeger's standard ones."""
+
+    otlp_grpc: int = 4317
+    otlp_http: int = 4318
+    query_http: int = 16686
+    query_grpc: int = 16685
+    health: int = 13133
+
+    @classmethod
+    def free(cls) -> JaegerPorts:
+        return cls(free_port(), free_port(), free_port(), free_port(), free_port())
+
+    def as_env(self) -> dict[str, str]:
+        """The variables deploy/jaeger/config.yaml reads its ports from."""
+        return {
+            "JAEGER_OTLP_GRPC_PORT": str(self.otlp_grpc),
+            "JAEGER_OTLP_HTTP_PORT": str(self.otlp_http),
+            "JAEGER_QUERY_HTTP_PORT": str(self.query_http),
+            "JAEGER_QUERY_GRPC_PORT": str(self.query_grpc),
+            "JAEGER_HEALTH_PORT": str(self.health),
+        }
+
+
+@dataclass(frozen=True)
+class Span:
+    """One span as Jaeger stored it, with the fields trace tests look at."""
+
+    span_id: str
+    parent_span_id: str | None
+    name: str
+    service: str
+    start_us: int
+    duration_us: int
+    tags: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Trace:
+    trace_id: str
+    spans: list[Span]
+
+    def by_service(self, service: str) -> list[Span]:
+        return [span for span in self.spans if span.service == service]
+
+    def named(self, name: str) -> list[Span]:
+        return [span for span in self.spans if span.name == name]
+
+    def span(self, span_id: str) -> Span:
+        return next(span for span in self.spans if span.span_id == span_id)
+
+
+def _parent_of(raw_span: dict[str, Any]) -> str | None:
+    references = raw_span.get("references", [])
+    return next((ref["spanID"] for ref in references if ref["refType"] == "CHILD_OF"), None)
+
+
+def parse_trace(data: dict[str, Any]) -> Trace:
+    """Turn one trace of the v1 query API (`/api/traces/...`) into a `Trace`."""
+    services = {pid: proc["serviceName"] for pid, proc in data["processes"].items()}
+    spans = [
+        Span(
+            span_id=raw["spanID"],
+            parent_span_id=_parent_of(raw),
+            name=raw["operationName"],
+            service=services[raw["processID"]],
+            start_us=raw["startTime"],
+            duration_us=raw["duration"],
+            tags={tag["key"]: tag["value"] for tag in raw.get("tags", [])},
+        )
+        for raw in data["spans"]
+    ]
+    return Trace(trace_id=data["traceID"], spans=spans)
+
+
+class JaegerQuery:
+    """Small client for Jaeger's HTTP query API (v1 JSON: the one the UI itself uses)."""
+
+    def __init__(self, query_url: str) -> None:
+        self._http = httpx.Client(base_url=query_url, timeout=5.0)
+
+    def close(self) -> None:
+        self._http.close()
+
+    def get_trace(self, trace_id: str) -> Trace | None:
+        """The trace with this 32-hex id, or None while Jaeger has no span of it."""
+        response = self._http.get(f"/api/traces/{trace_id}")
+        if response.status_code == httpx.codes.NOT_FOUND:
+            return None
+        response.raise_for_status()
+        traces = response.json()["data"]
+        return parse_trace(traces[0]) if traces else None
+
+    def find_traces(self, service: str, *, limit: int = 20, lookback: str = "1h") -> list[Trace]:
+        """The newest traces that hold a span of `service`."""
+        response = self._http.get(
+            "/api/traces", params={"service": service, "limit": limit, "lookback": lookback}
+        )
+        response.raise_for_status()
+        return [parse_trace(data) for data in response.json()["data"] or []]
+
+    def services(self) -> list[str]:
+        response = self._http.get("/api/services")
+        response.raise_for_status()
+        return list(response.json()["data"] or [])
+
+    def wait_for_trace(
+        self, trace_id: str, until: Callable[[Trace], bool], *, timeout_s: float = 20.0
+    ) -> Trace:
+        """Poll until `until(trace)` holds (exporters send in batches) or time runs out.
+
+        Returns the last trace seen either way, so the caller's assertions say what is
+        missing; raises only if Jaeger never saw the trace at all.
+        """
+        deadline = time.monotonic() + timeout_s
+        trace = self.get_trace(trace_id)
+        while (trace is None or not until(trace)) and time.monotonic() < deadline:
+            time.sleep(0.25)
+            trace = self.get_trace(trace_id)
+        if trace is None:
+            raise JaegerError(f"Jaeger has no span of trace {trace_id} after {timeout_s} s")
+        return trace
+
+
+class JaegerProcess:
+    """A Jaeger all-in-one process on localhost; a context manager."""
+
+    def __init__(
+        self,
+        workdir: Path,
+        *,
+        ports: JaegerPorts | None = None,
+        config: Path = DEFAULT_CONFIG,
+        binary: Path | None = None,
+        ready_timeout_s: float = 30.0,
+    ) -> None:
+        self.workdir = workdir
+        self.ports = ports or JaegerPorts.free()
+        self.config = config
+        self.binary = binary
+        self.ready_timeout_s = ready_timeout_s
+        self.log_path = workdir / "jaeger.log"
+        self._process: subprocess.Popen[bytes] | None = None
+        self._log: IO[bytes] | None = None
+        self.query = JaegerQuery(self.query_url)
+
+    @property
+    def otlp_grpc_endpoint(self) -> str:
+        """For OTEL_EXPORTER_OTLP_ENDPOINT with the gRPC protocol."""
+        return f"http://{LISTEN_HOST}:{self.ports.otlp_grpc}"
+
+    @property
+    def otlp_http_endpoint(self) -> str:
+        return f"http://{LISTEN_HOST}:{self.ports.otlp_http}"
+
+    @property
+    def query_url(self) -> str:
+        """Query API (and UI) base URL."""
+        return f"http://{LISTEN_HOST}:{self.ports.query_http}"
+
+    @property
+    def running(self) -> bool:
+        return self._process is not None and self._process.poll() is None
+
+    def trace_url(self, trace_id: str) -> str:
+        return f"{self.query_url}/trace/{trace_id}"
+
+    def otel_env(self, service_name: str, *, batch_delay_ms: int = 200) -> dict[str, str]:
+        """OTEL_* variables that make an OpenTelemetry SDK process export here.
+
+        Batches leave every `batch_delay_ms` (SDK default 5000) so tests see spans soon.
+        """
+        return {
+            "OTEL_BSP_SCHEDULE_DELAY": str(batch_delay_ms),
+            "OTEL_SERVICE_NAME": service_name,
+            "OTEL_TRACES_EXPORTER": "otlp",
+            "OTEL_EXPORTER_OTLP_PROTOCOL": "grpc",
+            "OTEL_EXPORTER_OTLP_ENDPOINT": self.otlp_grpc_endpoint,
+            # Plain gRPC is right for a localhost collector; the default (TLS) is not.
+            "OTEL_EXPORTER_OTLP_INSECURE": "true",
+        }
+
+    def start(self) -> None:
+        binary = self.binary or install_jaeger()
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        self._log = self.log_path.open("ab")
+        env = {**os.environ, **self.ports.as_env(), "JAEGER_LISTEN_HOST": LISTEN_HOST}
+        self._process = subprocess.Popen(  # noqa: S603 - our cached binary, fixed arguments
+            [str(binary), "--config", str(self.config)],
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+            env=env,
+            cwd=self.workdir,
+        )
+        try:
+            self._wait_until_ready()
+        except BaseException:
+            self.stop()
+            raise
+        logger.info("jaeger ready: query %s, otlp %s", self.query_url, self.otlp_grpc_endpoint)
+
+    def _wait_until_ready(self) -> None:
+        deadline = time.monotonic() + self.ready_timeout_s
+        health_url = f"http://{LISTEN_HOST}:{self.ports.health}/status"
+        while time.monotonic() < deadline:
+            if self._process is None or self._process.poll() is not None:
+                raise JaegerError(f"jaeger exited at start; see {self.log_path}")
+            if self._answers(health_url) and self._answers(f"{self.query_url}/api/services"):
+                return
+            time.sleep(0.1)
+        raise JaegerError(f"jaeger not ready after {self.ready_timeout_s} s; see {self.log_path}")
+
+    @staticmethod
+    def _answers(url: str) -> bool:
+        try:
+            return httpx.get(url, timeout=1.0).status_code == httpx.codes.OK
+        except httpx.HTTPError:
+            return False
+
+    def stop(self) -> None:
+        """SIGTERM, then SIGKILL if Jaeger does not stop within 10 s."""
+        if self._process is not None and self.running:
+            self._process.send_signal(signal.SIGTERM)
+            try:
+                self._process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.kill()
+        self._close_log()
+
+    def kill(self) -> None:
+        """SIGKILL: what a crashed collector looks like to its clients."""
+        if self._process is not None and self.running:
+            self._process.kill()
+            self._process.wait()
+        self._close_log()
+
+    def _close_log(self) -> None:
+        if self._log is not None:
+            self._log.close()
+            self._log = None
+
+    def __enter__(self) -> JaegerProcess:
+        self.start()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+        self.query.close()
+
+
+def main() -> None:
+    """Serve Jaeger on its standard localhost ports until interrupted."""
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    workdir = Path(tempfile.mkdtemp(prefix="swarm-jaeger-"))
+    with JaegerProcess(workdir, ports=JaegerPorts()) as jaeger:
+        logger.info(
+            "OTLP gRPC %s, query API %s (Ctrl-C stops)", jaeger.otlp_grpc_endpoint, jaeger.query_url
+        )
+        try:
+            signal.pause()
+        except KeyboardInterrupt:
+            logger.info("stopping jaeger")
+
+
+if __name__ == "__main__":
+    main()
