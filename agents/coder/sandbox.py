@@ -256,8 +256,11 @@ async def _run_bounded(
         await asyncio.wait_for(process.wait(), timeout_s)
     except TimeoutError:
         timed_out = True
-        _kill_group(process.pid)
-        await process.wait()
+    finally:
+        # Also on cancellation (the caller gave up): never leave a sandbox running.
+        if process.returncode is None:
+            _kill_group(process.pid)
+            await process.wait()
     (out, out_cut), (err, err_cut) = await stdout, await stderr
     return RunResult(
         exit_code=None if timed_out else process.returncode,

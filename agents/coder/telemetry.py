@@ -18,6 +18,9 @@ from opentelemetry.sdk.trace import SpanProcessor, TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 
+AGENT_SERVICE_NAME = "coder-agent"
+TOOLS_SERVICE_NAME = "coder-tools"
+
 
 def tracing_enabled() -> bool:
     return os.environ.get(OTEL_SDK_DISABLED, "").strip().lower() != "true"

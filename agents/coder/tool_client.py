@@ -16,7 +16,7 @@ from mcp.shared.exceptions import MCPError
 from pydantic import BaseModel, ValidationError
 
 from agents.coder.sandbox import RunResult
-from agents.coder.tool_server import SERVICE_NAME
+from agents.coder.telemetry import TOOLS_SERVICE_NAME
 
 logger = logging.getLogger(__name__)
 
@@ -42,15 +42,24 @@ class ToolCallError(Exception):
     """The task could not be run: bad payload, unknown kind, or the tool refused the call."""
 
 
-def tool_call_for(kind: str, payload: Mapping[str, Any], timeout_s: float) -> tuple[str, dict[str, Any]]:
+def tool_call_for(
+    kind: str, payload: Mapping[str, Any], timeout_s: float
+) -> tuple[str, dict[str, Any]]:
     """The MCP tool and arguments that do a task of this kind."""
     try:
         if kind == "python":
             python = PythonPayload.model_validate(payload)
-            return "run_python", {"code": python.code, "stdin": python.stdin, "timeout_s": timeout_s}
+            return "run_python", {
+                "code": python.code,
+                "stdin": python.stdin,
+                "timeout_s": timeout_s,
+            }
         if kind in ("lint", "test"):
             files = FilesPayload.model_validate(payload).files
-            return ("lint" if kind == "lint" else "run_tests"), {"files": files, "timeout_s": timeout_s}
+            return ("lint" if kind == "lint" else "run_tests"), {
+                "files": files,
+                "timeout_s": timeout_s,
+            }
     except ValidationError as error:
         raise ToolCallError(f"invalid {kind} payload: {error.errors(include_url=False)}") from error
     raise ToolCallError(f"unknown task kind {kind!r}")
@@ -62,7 +71,7 @@ def tool_server_parameters() -> StdioServerParameters:
     return StdioServerParameters(
         command=sys.executable,
         args=["-m", "agents.coder.tool_server"],
-        env={**otel, "OTEL_SERVICE_NAME": SERVICE_NAME},
+        env={**otel, "OTEL_SERVICE_NAME": TOOLS_SERVICE_NAME},
         cwd=PROJECT_ROOT,
     )
 
@@ -95,7 +104,9 @@ class ToolClient:
     async def call(self, tool: str, arguments: dict[str, Any], read_timeout_s: float) -> RunResult:
         """Call one tool and return its structured result."""
         try:
-            result = await self._client.call_tool(tool, arguments, read_timeout_seconds=read_timeout_s)
+            result = await self._client.call_tool(
+                tool, arguments, read_timeout_seconds=read_timeout_s
+            )
         except MCPError as error:
             raise ToolCallError(f"{tool}: {error}") from error
         if result.is_error:

@@ -20,9 +20,8 @@ from opentelemetry import trace
 from pydantic import AfterValidator, Field
 
 from agents.coder.sandbox import RunResult, Sandbox, check_relative_path
-from agents.coder.telemetry import setup_tracing, shutdown_tracing
+from agents.coder.telemetry import TOOLS_SERVICE_NAME, setup_tracing, shutdown_tracing
 
-SERVICE_NAME = "coder-tools"
 MAX_FILES = 200
 MAX_SOURCE_CHARS = 1 << 20
 MAX_TIMEOUT_S = 300.0
@@ -47,7 +46,7 @@ async def sandbox_lifespan(_server: MCPServer[Sandbox]) -> AsyncIterator[Sandbox
     yield Sandbox()
 
 
-server = MCPServer[Sandbox](SERVICE_NAME, lifespan=sandbox_lifespan)
+server = MCPServer[Sandbox](TOOLS_SERVICE_NAME, lifespan=sandbox_lifespan)
 
 
 @server.tool()
@@ -117,7 +116,7 @@ def main() -> None:
         format="%(asctime)s coder-tools %(levelname)s %(name)s: %(message)s",
         force=True,  # replaces the rich handler the SDK installs at import
     )
-    setup_tracing(SERVICE_NAME)
+    setup_tracing(TOOLS_SERVICE_NAME)
     try:
         asyncio.run(server.run_stdio_async())
     finally:
