@@ -1,7 +1,8 @@
 """Run the k6 swarm load test against a local stack (what `make load` runs).
 
-Starts hypercode-core (SQLite in a fresh work directory), runs k6/swarm_load_test.js with the
-chosen profile and leaves summary.json, report.html and the core's log in the output directory.
+Starts hypercode-core (SQLite in a fresh work directory) and real coder agents, runs
+k6/swarm_load_test.js with the chosen profile and leaves summary.json, report.html and the
+logs of the core and the agents in the output directory.
 With --base-url it tests an already running core instead; the keys then come from
 CLIENT_KEY, REGISTRAR_KEY and ADMIN_KEY.
 
@@ -16,10 +17,18 @@ import sys
 import tempfile
 from pathlib import Path
 
+from scripts.stack.agents import AgentPool
 from scripts.stack.core import CoreProcess
 from scripts.stack.k6 import K6Error, K6Run, Target, load_profiles, run_swarm_load_test
 
 KEY_VARIABLES = {"client": "CLIENT_KEY", "registrar": "REGISTRAR_KEY", "admin": "ADMIN_KEY"}
+
+
+def agent_count(text: str) -> int:
+    count = int(text)
+    if count < 0:
+        raise argparse.ArgumentTypeError(f"cannot start {count} agents")
+    return count
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -39,6 +48,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         help="where summary.json, report.html and the logs go (default: a new temp directory)",
     )
     parser.add_argument(
+        "--agents",
+        type=agent_count,
+        default=2,
+        help="real coder agents working the queue during the test (default: 2)",
+    )
+    parser.add_argument(
         "--base-url",
         default=None,
         help="test this running core instead of starting one (keys from $CLIENT_KEY, "
@@ -55,9 +70,12 @@ def target_from_environment(base_url: str) -> Target:
     return Target.from_role_keys(base_url, keys)
 
 
-def run_against_local_stack(out_dir: Path, profile: str) -> K6Run:
-    with CoreProcess(out_dir / "core") as core:
-        print(f"hypercode-core at {core.base_url}, log in {core.log_path}", flush=True)
+def run_against_local_stack(out_dir: Path, profile: str, agents: int) -> K6Run:
+    with (
+        CoreProcess(out_dir / "core") as core,
+        AgentPool(core.base_url, core.keys["registrar"], out_dir / "agents", count=agents),
+    ):
+        print(f"hypercode-core at {core.base_url} with {agents} coder agents, logs in {out_dir}")
         target = Target.from_role_keys(core.base_url, core.keys)
         return run_swarm_load_test(target, out_dir, profile=profile, capture_output=False)
 
@@ -70,7 +88,7 @@ def main(argv: list[str] | None = None) -> int:
             target = target_from_environment(args.base_url)
             run = run_swarm_load_test(target, out_dir, profile=args.profile, capture_output=False)
         else:
-            run = run_against_local_stack(out_dir, args.profile)
+            run = run_against_local_stack(out_dir, args.profile, args.agents)
     except K6Error as error:
         print(f"load: {error}", file=sys.stderr)
         return 2

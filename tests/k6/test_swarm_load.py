@@ -2,8 +2,10 @@
 
 from pathlib import Path
 
+import httpx
 import pytest
 
+from scripts.stack.agents import AgentPool
 from scripts.stack.core import CoreProcess
 from scripts.stack.k6 import EXIT_THRESHOLDS_FAILED, K6Run, Target, run_swarm_load_test
 
@@ -19,9 +21,22 @@ def _run_against(core: CoreProcess, out_dir: Path, profile: str) -> K6Run:
     )
 
 
+def _get(core: CoreProcess, path: str) -> httpx.Response:
+    headers = {"Authorization": f"Bearer {core.keys['admin']}"}
+    response = httpx.get(f"{core.base_url}/api/v1{path}", headers=headers, timeout=30)
+    response.raise_for_status()
+    return response
+
+
 def test_ci_profile_holds_the_sla_with_the_70_20_10_mix(tmp_path: Path) -> None:
-    with CoreProcess(tmp_path / "core") as core:
+    with (
+        CoreProcess(tmp_path / "core") as core,
+        AgentPool(core.base_url, core.keys["registrar"], tmp_path / "agents", count=2) as pool,
+    ):
         run = _run_against(core, tmp_path / "k6", "ci")
+        succeeded = _get(core, "/execution?status=succeeded&limit=10").json()["items"]
+        active_agents = {agent["id"] for agent in _get(core, "/agents?limit=1000").json()}
+        agents_alive = [agent.returncode is None for agent in pool.agents]
 
     assert run.summary is not None, run.log_text()
     assert run.exit_code == 0, run.log_text()
@@ -32,6 +47,10 @@ def test_ci_profile_holds_the_sla_with_the_70_20_10_mix(tmp_path: Path) -> None:
     assert all(share.count > 0 for share in run.summary.mix.values()), run.summary.mix
     assert run.summary.checks.failed == []
     assert "<html" in run.report_path.read_text(encoding="utf-8")[:1000].lower()
+    # The real agents worked through tasks under load, and kill_agent never hit one of them.
+    assert succeeded, "no task succeeded: the agents did not work under load"
+    assert set(pool.agent_ids) <= active_agents
+    assert all(agents_alive)
 
 
 def test_injected_latency_fails_the_p95_threshold_and_the_run(tmp_path: Path) -> None:
