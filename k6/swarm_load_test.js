@@ -1,8 +1,9 @@
 // Swarm load test for hypercode-core.
 //
-// Models a swarm of 50 coding agents' clients hitting the core at once (closed loop, no
-// think time: every VU fires its next request as soon as the last one answered). Each VU
-// walks a fixed 10-step cycle keyed by its iteration counter, so the mix is exactly
+// Models a swarm of 50 concurrent agents driving the core's API: each VU is one swarm member
+// that submits work, polls what it submitted and now and then kills an agent. Closed loop
+// with no think time, so the figures say what the core sustains at 50-way concurrency. Each
+// VU walks a fixed 10-step cycle keyed by its iteration counter, so the mix is exactly
 // 70 % submit_task, 20 % query_status, 10 % kill_agent by construction:
 //   - submit_task:  POST /api/v1/execution/execute, a small python task;
 //   - query_status: GET /api/v1/execution/{id} of a task this VU submitted;
@@ -10,8 +11,8 @@
 //                   before (the registration is tagged register_simulated_agent and left out
 //                   of the mix), never a real worker: simulated agents advertise a capability
 //                   no task asks for, so they never hold work.
-// Every request carries the tag `scenario` with its operation name; thresholds hold
-// globally and per operation.
+// Every request carries the tag `scenario` with its operation name. SLA thresholds
+// (p95 < 500 ms, < 1 % failed requests) hold globally and per tag; > 99 % of checks must pass.
 //
 // Environment:
 //   BASE_URL       core to test, e.g. http://127.0.0.1:8000 (required)
@@ -41,7 +42,7 @@ if (PROFILE === undefined) {
 const BASE_URL = (__ENV.BASE_URL || '').replace(/\/+$/, '');
 const API = `${BASE_URL}/api/v1`;
 
-export const OPERATIONS = ['submit_task', 'query_status', 'kill_agent'];
+const OPERATIONS = ['submit_task', 'query_status', 'kill_agent'];
 const REGISTER = 'register_simulated_agent';
 const TARGET_MIX = { submit_task: 70, query_status: 20, kill_agent: 10 };
 

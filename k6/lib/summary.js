@@ -22,7 +22,7 @@
 //     "http_req_duration{scenario:submit_task}": {"p(95)<500": true}, ...}
 // }
 
-export const SCHEMA = 'swarm-load-summary/1';
+const SCHEMA = 'swarm-load-summary/1';
 
 function round(value, digits = 2) {
   const factor = 10 ** digits;

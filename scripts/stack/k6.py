@@ -207,10 +207,6 @@ class K6Run:
     report_path: Path
     log_path: Path | None  # k6's stdout and stderr, when captured
 
-    @property
-    def passed(self) -> bool:
-        return self.exit_code == 0 and self.summary is not None and self.summary.passed
-
     def log_text(self) -> str:
         return self.log_path.read_text(encoding="utf-8") if self.log_path else ""
 
