@@ -1,6 +1,6 @@
 import threading
-from collections.abc import Callable
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
 from scripts.stack.postgres import PostgresProcess
