@@ -1,0 +1,108 @@
+"""hypercode-core on SQLite under the k6 seed mix vs a bare FastAPI hello endpoint, one run.
+
+Both servers are uvicorn with one worker, tracing off; k6 drives 50 VUs closed loop with the
+same profile. Rounds alternate the order so drift on a shared machine hits both sides; the
+figure that matters is the ratio of medians, core req/s ÷ hello req/s (goal ≥ 0.5).
+
+    .venv/bin/python -m tests.bench.bench_core --rounds 3 --profile ci
+"""
+
+import argparse
+import json
+import logging
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from scripts.stack.core import ROOT, CoreProcess, free_port, wait_until_ready
+from scripts.stack.k6 import Target, k6_binary, load_profiles, run_swarm_load_test
+
+log = logging.getLogger(__name__)
+HELLO_SCRIPT = Path(__file__).with_name("hello.js")
+
+
+@dataclass(frozen=True)
+class Run:
+    server: str
+    rate_per_s: float
+    p95_ms: float
+    failed_rate: float
+
+
+def run_hello(profile: str, workdir: Path) -> Run:
+    port = free_port()
+    server = subprocess.Popen(
+        [sys.executable, "-m", "uvicorn", "tests.bench.hello_app:app", "--port", str(port),
+         "--no-access-log", "--log-level", "warning"],
+        cwd=ROOT,
+    )  # fmt: skip
+    try:
+        wait_until_ready(f"http://127.0.0.1:{port}/hello", server, 30)
+        export = workdir / "hello-summary.json"
+        subprocess.run(
+            [str(k6_binary()), "run", "--quiet", "--address", "", "--summary-export",
+             str(export), str(HELLO_SCRIPT)],
+            env={**os.environ, "BASE_URL": f"http://127.0.0.1:{port}", "PROFILE": profile,
+                 "K6_NO_USAGE_REPORT": "true"},
+            check=True, stdout=subprocess.DEVNULL,
+        )  # fmt: skip
+    finally:
+        server.terminate()
+        server.wait()
+    metrics = json.loads(export.read_text())["metrics"]
+    return Run(
+        "hello",
+        metrics["http_reqs"]["rate"],
+        metrics["http_req_duration"]["p(95)"],
+        metrics["http_req_failed"]["value"],
+    )
+
+
+def run_core(profile: str, workdir: Path) -> Run:
+    with CoreProcess(workdir / "core") as core:
+        run = run_swarm_load_test(
+            Target.from_role_keys(core.base_url, core.keys), workdir / "k6", profile=profile
+        )
+    if run.summary is None:
+        raise RuntimeError(f"k6 wrote no summary; see {run.log_path}")
+    requests = run.summary.requests
+    return Run(
+        "core", requests.rate_per_s, run.summary.latency.p95_ms, requests.failed / requests.count
+    )
+
+
+def report(runs: list[Run]) -> str:
+    lines = ["| server | req/s | p95 ms | failed |", "|---|---|---|---|"]
+    lines += [
+        f"| {r.server} | {r.rate_per_s:.0f} | {r.p95_ms:.1f} | {r.failed_rate:.2%} |" for r in runs
+    ]
+    median = {
+        name: statistics.median(r.rate_per_s for r in runs if r.server == name)
+        for name in ("hello", "core")
+    }
+    lines.append(f"\ncore ÷ hello (medians of req/s): {median['core'] / median['hello']:.2f}")
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--profile", choices=sorted(load_profiles()), default="ci")
+    args = parser.parse_args()
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
+    workdir = Path(tempfile.mkdtemp(prefix="bench-core-"))
+    runs: list[Run] = []
+    for round_ in range(args.rounds):
+        order = (run_hello, run_core) if round_ % 2 == 0 else (run_core, run_hello)
+        for bench in order:
+            runs.append(bench(args.profile, workdir / f"r{round_}-{bench.__name__}"))
+            log.info("%s", runs[-1])
+    print(report(runs))
+
+
+if __name__ == "__main__":
+    main()
