@@ -1,3 +1,5 @@
-"""Swarm Showcase's CI/CD pipeline as a Dagger module."""
+"""Swarm Showcase's CI/CD pipeline as a Dagger module (main object: main.SwarmPipeline).
 
-from .main import SwarmPipeline as SwarmPipeline
+Nothing is imported here, so the Dagger-free modules (decisions, keys, manifests) load
+without the SDK.
+"""

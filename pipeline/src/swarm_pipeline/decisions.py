@@ -115,18 +115,26 @@ def _thresholds_of(metric: str, thresholds: object) -> dict[str, bool]:
 
 
 def gate_decision(summary: Mapping[str, Any], approved: bool) -> Verdict:
-    """Open the production gate only with an approval and a load test whose SLAs all held."""
+    """Open the production gate only with an approval and a load test whose SLAs all held.
+
+    The swarm summary (k6/lib/summary.js) also carries its own overall `passed`; when it
+    is there it must agree, so a summary that contradicts itself never opens the gate.
+    """
     reasons = []
     thresholds = threshold_results(summary)
     failed = sorted(name for name, held in thresholds.items() if not held)
     if not thresholds:
         reasons.append("the k6 summary has no thresholds: the SLA cannot be judged")
     reasons.extend(f"threshold failed: {name}" for name in failed)
-    if thresholds and not failed:
+    overall = summary.get("passed", True)
+    if overall is not True:
+        reasons.append(f"the k6 summary says passed={overall!r}")
+    sla_held = bool(thresholds) and not failed and overall is True
+    if sla_held:
         reasons.append(f"all {len(thresholds)} k6 thresholds held")
     if not approved:
         reasons.append("no production approval given")
-    return Verdict(ok=approved and bool(thresholds) and not failed, reasons=tuple(reasons))
+    return Verdict(ok=approved and sla_held, reasons=tuple(reasons))
 
 
 # --- smoke checks and rollback -------------------------------------------------------

