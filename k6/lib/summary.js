@@ -43,15 +43,14 @@ function latency(values) {
   };
 }
 
-// http_req_failed is a Rate with one sample per request, so passes + fails counts the
-// requests of a tag even when some of them never got a response.
+// k6 only keeps per-tag submetrics that some threshold names, hence one per metric and tag.
 function operationStats(data, tag) {
-  const failed = metricValues(data, `http_req_failed{scenario:${tag}}`);
-  const duration = metricValues(data, `http_req_duration{scenario:${tag}}`);
-  if (failed === undefined || duration === undefined) {
+  const [requests, failed, duration] = ['http_reqs', 'http_req_failed', 'http_req_duration']
+    .map((metric) => metricValues(data, `${metric}{scenario:${tag}}`));
+  if ([requests, failed, duration].includes(undefined)) {
     throw new Error(`no per-tag metrics for "${tag}": its thresholds are missing from options`);
   }
-  const count = failed.passes + failed.fails;
+  const { count } = requests;
   const stats = { count, failed_rate: round(failed.rate, 4) };
   return count === 0 ? stats : { ...stats, ...latency(duration) };
 }

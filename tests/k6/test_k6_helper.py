@@ -62,3 +62,13 @@ def test_unreachable_target_stops_k6_in_setup_with_a_clear_message(tmp_path: Pat
     assert f"hypercode-core is not reachable at {base_url}" in run.log_text()
     assert run.summary is not None and not run.summary.passed
     assert run.summary.iterations == 0
+
+
+def test_run_that_never_reached_the_operations_fails_its_thresholds(tmp_path: Path) -> None:
+    # No keys: setup stops before any request, so no SLA threshold alone could fail it.
+    run = run_swarm_load_test(Target("http://127.0.0.1:1", "", "", ""), tmp_path, profile="smoke")
+
+    assert "missing environment variable(s): CLIENT_KEY, REGISTRAR_KEY, ADMIN_KEY" in run.log_text()
+    assert run.summary is not None and not run.summary.passed
+    failed = {verdict.metric for verdict in run.summary.failed_thresholds()}
+    assert "http_reqs{scenario:submit_task}" in failed

@@ -19,7 +19,7 @@ def test_full_profile_ramps_to_50_vus_holds_10_minutes_and_ramps_down() -> None:
     ]
 
 
-def test_sla_thresholds_hold_globally_and_per_operation_tag() -> None:
+def test_sla_thresholds_hold_globally_and_every_operation_tag_must_run() -> None:
     thresholds = inspect_options("full")["thresholds"]
 
     assert thresholds["http_req_duration"] == ["p(95)<500"]
@@ -27,6 +27,7 @@ def test_sla_thresholds_hold_globally_and_per_operation_tag() -> None:
     for tag in OPERATION_TAGS:
         assert thresholds[f"http_req_duration{{scenario:{tag}}}"] == ["p(95)<500"]
         assert thresholds[f"http_req_failed{{scenario:{tag}}}"] == ["rate<0.01"]
+        assert thresholds[f"http_reqs{{scenario:{tag}}}"] == ["count>0"]
 
 
 @pytest.mark.parametrize("profile", ["ci", "smoke"])
