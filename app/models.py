@@ -98,6 +98,12 @@ class TaskPage(BaseModel):
     next_cursor: str | None
 
 
+class TaskStats(BaseModel):
+    """Number of tasks per status."""
+
+    counts: dict[TaskStatus, int]
+
+
 class LeaseProof(BaseModel):
     """What an agent shows to act on a task it leased."""
 

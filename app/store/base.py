@@ -111,6 +111,11 @@ class Store(ABC):
                 {"status": status, "before": before_seq, "limit": limit},
             )
 
+    async def count_by_status(self) -> dict[str, int]:
+        async with self.transaction() as db:
+            rows = await db.fetchall("SELECT status, COUNT(*) AS n FROM tasks GROUP BY status", {})
+        return {row["status"]: row["n"] for row in rows}
+
     async def cancel_task(self, task_id: str, now: float) -> Row | None:
         async with self.transaction() as db:
             row = await db.fetchone(

@@ -7,7 +7,15 @@ from fastapi import APIRouter, Body, Header, HTTPException, Query, Request, Resp
 
 from app.api.deps import Admin, AgentCaller, Reader, ServicesDep, Submitter, TaskId
 from app.core.telemetry import current_traceparent
-from app.models import LeaseProof, ResultReport, TaskCreate, TaskPage, TaskPublic, TaskStatus
+from app.models import (
+    LeaseProof,
+    ResultReport,
+    TaskCreate,
+    TaskPage,
+    TaskPublic,
+    TaskStats,
+    TaskStatus,
+)
 from app.services.tasks import new_task_row, outcome_row, request_hash, task_public
 from app.store import IdempotencyConflict, TaskNotFinalizable
 from app.store.base import Row
@@ -76,6 +84,13 @@ async def submit_task(
     else:
         response.status_code = status.HTTP_200_OK
     return task_public(stored)
+
+
+@router.get("/stats")
+async def task_stats(_: Reader, services: ServicesDep) -> TaskStats:
+    """How many tasks are in each status."""
+    counts = await services.store.count_by_status()
+    return TaskStats(counts={status: counts.get(status, 0) for status in TaskStatus})
 
 
 @router.get("/{task_id}", responses=_NOT_FOUND)

@@ -222,3 +222,16 @@ def test_bad_cursor_and_idempotency_key_are_client_errors(api: Api) -> None:
     )
     assert too_long.status_code == 422
     assert "Idempotency-Key" in too_long.text or "idempotency-key" in too_long.text
+
+
+def test_stats_count_tasks_per_status(api: Api) -> None:
+    for _ in range(3):
+        api.submit()
+    agent = api.register_agent()
+    lease = api.lease(agent)
+    assert lease is not None
+    api.report(agent, lease)
+    counts = api.client.get("/api/v1/execution/stats").json()["counts"]
+    assert counts["queued"] == 2
+    assert counts["succeeded"] == 1
+    assert counts["failed"] == 0
