@@ -22,3 +22,7 @@ typecheck:
 ## Only the core's API tests (fast feedback while working on app/).
 unit: bootstrap
 	$(VENV)/pytest -q $(PYTEST_ARGS) tests/app
+
+## The showcase: Jaeger, core on SQLite, agents, k6 swarm load, report. ARGS="--profile full --keep-up"
+demo: bootstrap
+	$(VENV)/python -m scripts.showcase $(ARGS)
