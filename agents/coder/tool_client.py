@@ -12,6 +12,7 @@ from typing import Any, Self
 
 from mcp import Client
 from mcp.client.stdio import StdioServerParameters
+from mcp.server.mcpserver import MCPServer
 from mcp.shared.exceptions import MCPError
 from pydantic import BaseModel, ValidationError
 
@@ -77,9 +78,10 @@ def tool_server_parameters() -> StdioServerParameters:
 
 
 class ToolClient:
-    """An MCP client session to this agent's own tool server (a child process)."""
+    """An MCP client session to this agent's own tool server (a child process, or in-process)."""
 
-    def __init__(self, server: StdioServerParameters | None = None) -> None:
+    def __init__(self, server: StdioServerParameters | MCPServer[Any] | None = None) -> None:
+        # "legacy" (initialize handshake): the same JSON-RPC path in-process as over stdio.
         self._client = Client(server or tool_server_parameters(), mode="legacy")
 
     async def __aenter__(self) -> Self:

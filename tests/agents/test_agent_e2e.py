@@ -1,0 +1,218 @@
+"""Real hypercode-core, real agent processes, real sandboxes: the must-shows of the coder agent."""
+
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from agents.coder.sandbox import RunResult
+from scripts.stack.agents import AgentPool
+from scripts.stack.core import CoreProcess
+from tests.agents.hostile import HOSTILE, TIMEOUT_S, network_case
+from tests.conftest import Api, CoreFactory
+
+pytestmark = pytest.mark.slow
+
+FINAL = {"succeeded", "failed", "cancelled"}
+SLEEPER = "import time\ntime.sleep({seconds})\nprint('done')\n"
+PoolFactory = Callable[..., AgentPool]
+
+
+@pytest.fixture
+def start_agents(tmp_path: Path) -> Iterator[PoolFactory]:
+    pools: list[AgentPool] = []
+
+    def start(core: CoreProcess, count: int = 2, **options: Any) -> AgentPool:
+        pool = AgentPool(
+            core.base_url,
+            core.keys["registrar"],
+            tmp_path / f"agents{len(pools)}",
+            count,
+            **options,
+        )
+        pools.append(pool)
+        pool.start()
+        return pool
+
+    yield start
+    for pool in pools:
+        pool.stop()
+
+
+@pytest.fixture
+def stack_api(start_core: CoreFactory) -> Iterator[Callable[..., Api]]:
+    apis: list[Api] = []
+
+    def start(**settings: object) -> Api:
+        apis.append(Api(start_core(**settings)))
+        return apis[-1]
+
+    yield start
+    for api in apis:
+        api.close()
+
+
+def submit(api: Api, kind: str, payload: dict[str, Any], timeout_s: float = 30) -> str:
+    response = api.client.post(
+        "/api/v1/execution/execute", json={"kind": kind, "payload": payload, "timeout_s": timeout_s}
+    )
+    assert response.status_code == 202, response.text
+    task_id: str = response.json()["id"]
+    return task_id
+
+
+def wait_for(condition: Callable[[], Any], timeout: float, what: str) -> Any:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if value := condition():
+            return value
+        time.sleep(0.2)
+    raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+
+
+def wait_final(api: Api, task_ids: list[str], timeout: float = 120) -> dict[str, dict[str, Any]]:
+    done: dict[str, dict[str, Any]] = {}
+
+    def all_final() -> bool:
+        for task_id in [t for t in task_ids if t not in done]:
+            if (task := api.task(task_id))["status"] in FINAL:
+                done[task_id] = task
+        return len(done) == len(task_ids)
+
+    wait_for(all_final, timeout, f"{len(task_ids) - len(done)} of {len(task_ids)} tasks")
+    return done
+
+
+def wait_running(api: Api, task_id: str) -> dict[str, Any]:
+    task: dict[str, Any] = wait_for(
+        lambda: (t := api.task(task_id))["status"] == "running" and t, 60, "the task to run"
+    )
+    return task
+
+
+def run_of(task: dict[str, Any]) -> RunResult:
+    return RunResult(stdout=task["output"], **task["result"])
+
+
+def mixed_tasks() -> list[tuple[str, dict[str, Any], Callable[[dict[str, Any]], bool]]]:
+    """200 tasks of every kind, half of the lint/test ones meant to fail; each with its check."""
+    tasks: list[tuple[str, dict[str, Any], Callable[[dict[str, Any]], bool]]] = []
+    for i in range(150):
+        tasks.append(
+            (
+                "python",
+                {"code": f"print({i} * {i})"},
+                lambda t, i=i: t["status"] == "succeeded" and t["output"] == f"{i * i}\n",
+            )
+        )
+    for i in range(10):
+        tasks.append(
+            (
+                "python",
+                {"code": f"raise SystemExit({i + 1})"},
+                lambda t, i=i: t["status"] == "failed" and t["result"]["exit_code"] == i + 1,
+            )
+        )
+    for i in range(20):
+        source = "VALUE = 1\n" if i % 2 else "import os\n"
+        tasks.append(
+            (
+                "lint",
+                {"files": {f"m{i}.py": source}},
+                lambda t, ok=bool(i % 2): t["status"] == ("succeeded" if ok else "failed"),
+            )
+        )
+    for i in range(20):
+        expected = 2 if i % 2 else 3
+        test = f"def test_add():\n    assert 1 + 1 == {expected}\n"
+        tasks.append(
+            (
+                "test",
+                {"files": {f"test_{i}.py": test}},
+                lambda t, ok=bool(i % 2): t["status"] == ("succeeded" if ok else "failed"),
+            )
+        )
+    return tasks
+
+
+def test_200_mixed_tasks_all_finish_with_correct_results(
+    stack_api: Callable[..., Api], start_agents: PoolFactory
+) -> None:
+    api = stack_api()
+    pool = start_agents(api.core, count=2, concurrency=2)
+    tasks = mixed_tasks()
+    ids = [submit(api, kind, payload) for kind, payload, _ in tasks]
+    finished = wait_final(api, ids, timeout=240)
+    wrong = [
+        (kind, finished[i])
+        for i, (kind, _, ok) in zip(ids, tasks, strict=True)
+        if not ok(finished[i])
+    ]
+    assert not wrong, wrong[:3]
+    workers = {task["agent_id"] for task in finished.values()}
+    assert workers <= set(pool.agent_ids)
+    assert len({pool.process_of(agent_id).name for agent_id in workers}) == 2
+
+
+def test_task_of_a_killed_agent_is_leased_again_and_completed_once(
+    stack_api: Callable[..., Api], start_agents: PoolFactory
+) -> None:
+    api = stack_api(lease_ttl_s=2)
+    pool = start_agents(api.core, count=2)
+    task_id = submit(api, "python", {"code": SLEEPER.format(seconds=4)})
+    victim_id = wait_running(api, task_id)["agent_id"]
+    victim = pool.process_of(victim_id)
+    victim.kill()
+    task = wait_final(api, [task_id], timeout=90)[task_id]
+    assert (task["status"], task["output"], task["attempts"]) == ("succeeded", "done\n", 2)
+    assert task["agent_id"] != victim_id and task["agent_id"] in pool.agent_ids
+    reports = sum(agent.log().count(f"task {task_id} succeeded") for agent in pool.agents)
+    assert reports == 1
+
+
+def test_deleted_busy_agent_loses_its_task_and_its_late_report_is_refused(
+    stack_api: Callable[..., Api], start_agents: PoolFactory
+) -> None:
+    api = stack_api()
+    pool = start_agents(api.core, count=2)
+    task_id = submit(api, "python", {"code": SLEEPER.format(seconds=3)})
+    removed_id = wait_running(api, task_id)["agent_id"]
+    assert api.admin.delete(f"/api/v1/agents/{removed_id}").status_code == 204
+    assert api.task(task_id)["agent_id"] != removed_id
+    task = wait_final(api, [task_id], timeout=60)[task_id]
+    assert (task["status"], task["output"]) == ("succeeded", "done\n")
+    assert task["agent_id"] != removed_id
+    removed = pool.process_of(removed_id)
+    wait_for(lambda: f"task {task_id}: report refused" in removed.log(), 30, "the late report")
+    assert removed.terminate(timeout=30) == 0
+
+
+def test_sigterm_finishes_the_current_task_then_deregisters(
+    stack_api: Callable[..., Api], start_agents: PoolFactory
+) -> None:
+    api = stack_api()
+    pool = start_agents(api.core, count=1)
+    task_id = submit(api, "python", {"code": SLEEPER.format(seconds=2)})
+    agent_id = wait_running(api, task_id)["agent_id"]
+    assert pool.agents[0].terminate(timeout=60) == 0
+    task = api.task(task_id)
+    assert (task["status"], task["agent_id"], task["output"]) == ("succeeded", agent_id, "done\n")
+    active = [a["id"] for a in api.client.get("/api/v1/agents").json() if a["status"] == "active"]
+    assert agent_id not in active
+
+
+def test_hostile_tasks_are_contained_and_the_agent_survives(
+    stack_api: Callable[..., Api], start_agents: PoolFactory
+) -> None:
+    api = stack_api()
+    pool = start_agents(api.core, count=1)
+    cases = [*HOSTILE, network_case(api.core.port)]
+    ids = [submit(api, "python", {"code": case.code}, timeout_s=TIMEOUT_S) for case in cases]
+    finished = wait_final(api, ids, timeout=120)
+    for case, task_id in zip(cases, ids, strict=True):
+        case.check(run_of(finished[task_id]))
+    alive = submit(api, "python", {"code": "print('still serving')"})
+    assert wait_final(api, [alive])[alive]["output"] == "still serving\n"
+    assert pool.agents[0].returncode is None
