@@ -1,0 +1,49 @@
+"""Run pipeline stages as a Dagger client, without the module runtime.
+
+    python -m swarm_pipeline ci --approve        # PYTHONPATH=pipeline/src, engine reachable
+
+`dagger call …` needs the engine's builtin Python SDK; this drives the very same
+SwarmPipeline functions from a plain session (`dagger run`, or _EXPERIMENTAL_DAGGER_CLI_BIN
+and _EXPERIMENTAL_DAGGER_RUNNER_HOST), which is how a machine without that SDK runs them.
+"""
+
+import argparse
+import asyncio
+import sys
+from pathlib import Path
+
+import dagger
+from dagger import dag
+
+from .main import SOURCE_IGNORE, SwarmPipeline
+
+ROOT = Path(__file__).resolve().parents[3]
+STAGES = ("lint", "test", "sast", "build", "load_test", "deploy", "smoke", "ci")
+
+
+async def run_stage(stage: str, approve: bool, python_image: str) -> str:
+    async with dagger.connection(dagger.Config(log_output=sys.stderr)):
+        source = dag.host().directory(str(ROOT), exclude=SOURCE_IGNORE)
+        pipeline = SwarmPipeline(source=source, python_image=python_image)
+        if stage == "ci":
+            return await pipeline.ci(approve=approve)
+        if stage == "build":
+            images = await pipeline.build()
+            return f"built {len(images)} images"
+        if stage == "load_test":
+            return await (await pipeline.load_test()).contents()
+        result: str = await getattr(pipeline, stage)()
+        return result
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("stage", choices=STAGES)
+    parser.add_argument("--approve", action="store_true", help="ci: go on past the gate")
+    parser.add_argument("--python-image", default="python:3.11-slim")
+    args = parser.parse_args()
+    print(asyncio.run(run_stage(args.stage, args.approve, args.python_image)))
+
+
+if __name__ == "__main__":
+    main()
