@@ -12,14 +12,15 @@ RUN python -m venv /opt/agent \
     && /opt/agent/bin/pip install --no-cache-dir -r /tmp/requirements.txt
 
 FROM ${PYTHON_IMAGE}
-RUN useradd --system --uid 10002 --home-dir /srv --shell /usr/sbin/nologin coder
+RUN groupadd --system --gid 10002 coder \
+    && useradd --system --uid 10002 --gid 10002 --home-dir /srv --shell /usr/sbin/nologin coder
 WORKDIR /srv
 COPY --from=deps /opt/agent /opt/agent
 COPY agents ./agents
 ENV PATH=/opt/agent/bin:${PATH} \
     PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1
-USER 10002
+USER 10002:10002
 # No port: the agent only makes outgoing calls; a dead agent's leases expire on the core.
 HEALTHCHECK NONE
 ENTRYPOINT ["python", "-m", "agents.coder.main"]

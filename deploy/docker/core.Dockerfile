@@ -14,7 +14,8 @@ COPY pyproject.toml uv.lock ./
 RUN UV_PROJECT_ENVIRONMENT=/srv/.venv uv sync --frozen --no-dev --no-install-project --no-cache
 
 FROM ${PYTHON_IMAGE}
-RUN useradd --system --uid 10001 --home-dir /srv --shell /usr/sbin/nologin hypercode \
+RUN groupadd --system --gid 10001 hypercode \
+    && useradd --system --uid 10001 --gid 10001 --home-dir /srv --shell /usr/sbin/nologin hypercode \
     && mkdir -p /srv/var \
     && chown hypercode /srv/var
 WORKDIR /srv
@@ -26,7 +27,7 @@ ENV PATH=/srv/.venv/bin:${PATH} \
     HYPERCODE_DATABASE_URL=sqlite:////srv/var/hypercode.db
 # The SQLite file lives here; mount a volume (or use PostgreSQL) to keep it.
 VOLUME ["/srv/var"]
-USER 10001
+USER 10001:10001
 EXPOSE 8000
 HEALTHCHECK --interval=10s --timeout=3s --retries=3 \
     CMD ["python", "-c", "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8000/healthz', timeout=2)"]
