@@ -108,3 +108,14 @@ def test_jaeger_killed_under_load(tmp_path: Path) -> None:
         after = timed_requests(core, REQUESTS_PER_ROUND)
     assert_within_sla(before)
     assert_within_sla(after)
+
+
+def test_core_stops_promptly_with_spans_stuck_for_a_silent_collector(tmp_path: Path) -> None:
+    with silent_listener() as port:
+        core = CoreProcess(tmp_path / "core", env=core_env(f"http://{LISTEN_HOST}:{port}"))
+        core.start()
+        timed_requests(core, 40)
+        started = time.monotonic()
+        core.stop()
+        # Without the bounded final flush this takes 30 s and more (CoreProcess then kills).
+        assert time.monotonic() - started < 10
