@@ -1,9 +1,11 @@
 # The coder agent: leases tasks from hypercode-core and runs them in a bubblewrap sandbox.
 # Build context: the repository root, e.g.
 #   docker build -f deploy/docker/agent.Dockerfile --build-arg PYTHON_IMAGE=python:3.11-slim .
-# Needs HYPERCODE_URL and HYPERCODE_REGISTRAR_KEY at run time. The sandbox creates Linux
-# namespaces, which a container's default seccomp profile forbids: run it with seccomp
-# unconfined (docker: --security-opt seccomp=unconfined; Dagger: insecure root capabilities).
+# Needs HYPERCODE_URL and HYPERCODE_REGISTRAR_KEY at run time. The sandbox (bubblewrap, run
+# by this non-root user) creates namespaces and mounts a fresh /proc, which a container's
+# default seccomp profile and /proc masks forbid ("Can't mount proc ... not permitted"):
+#   docker run --security-opt seccomp=unconfined --security-opt systempaths=unconfined ...
+# (Dagger: insecure root capabilities; Kubernetes: see deploy/k8s/agent.yaml).
 ARG PYTHON_IMAGE=python:3.11-slim
 
 FROM ${PYTHON_IMAGE} AS deps
