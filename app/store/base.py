@@ -63,11 +63,15 @@ class Store(ABC):
     def transaction(self) -> AbstractAsyncContextManager[Executor]:
         """A unit of work: committed on success, rolled back on error."""
 
+    def statement(self) -> AbstractAsyncContextManager[Executor]:
+        """For work whose statements need no common transaction: each runs atomically."""
+        return self.transaction()
+
     @abstractmethod
     async def close(self) -> None: ...
 
     async def ping(self) -> bool:
-        async with self.transaction() as db:
+        async with self.statement() as db:
             return await db.fetchone("SELECT 1 AS ok", {}) is not None
 
     async def init_schema(self) -> None:
@@ -81,7 +85,8 @@ class Store(ABC):
         """Insert a task; with an idempotency key, return the earlier task instead of a twin."""
         cols = ", ".join(task)
         values = ", ".join(f":{c}" for c in task)
-        async with self.transaction() as db:
+        # Tasks are never deleted, so a conflicting row stays there for the SELECT.
+        async with self.statement() as db:
             row = await db.fetchone(
                 f"INSERT INTO tasks ({cols}) VALUES ({values}) "  # noqa: S608 (columns are ours)
                 "ON CONFLICT (idempotency_key) DO NOTHING RETURNING *",
@@ -98,11 +103,11 @@ class Store(ABC):
         return earlier, False
 
     async def get_task(self, task_id: str) -> Row | None:
-        async with self.transaction() as db:
+        async with self.statement() as db:
             return await db.fetchone("SELECT * FROM tasks WHERE id = :id", {"id": task_id})
 
     async def list_tasks(self, status: str | None, before_seq: int | None, limit: int) -> list[Row]:
-        async with self.transaction() as db:
+        async with self.statement() as db:
             return await db.fetchall(
                 # Casts give PostgreSQL the parameter types it cannot infer from IS NULL.
                 "SELECT * FROM tasks WHERE (CAST(:status AS TEXT) IS NULL OR status = :status) "
@@ -112,12 +117,12 @@ class Store(ABC):
             )
 
     async def count_by_status(self) -> dict[str, int]:
-        async with self.transaction() as db:
+        async with self.statement() as db:
             rows = await db.fetchall("SELECT status, COUNT(*) AS n FROM tasks GROUP BY status", {})
         return {row["status"]: row["n"] for row in rows}
 
     async def cancel_task(self, task_id: str, now: float) -> Row | None:
-        async with self.transaction() as db:
+        async with self.statement() as db:
             row = await db.fetchone(
                 "UPDATE tasks SET status = 'cancelled', agent_id = NULL, lease_id = NULL, "
                 "lease_expires_at = NULL, finished_at = :now, updated_at = :now "
@@ -134,7 +139,7 @@ class Store(ABC):
         self, agent_id: str, capabilities: list[str], lease_id: str, now: float, ttl: float
     ) -> Row | None:
         """Lease the most urgent queued task this agent can do, or None."""
-        async with self.transaction() as db:
+        async with self.statement() as db:
             # The dialect fragments are constants of ours, never input.
             return await db.fetchone(  # nosec B608
                 "UPDATE tasks SET status = 'leased', agent_id = :agent, lease_id = :lease, "  # noqa: S608
@@ -155,7 +160,7 @@ class Store(ABC):
         self, task_id: str, agent_id: str, lease_id: str, now: float
     ) -> Row | None:
         """Mark a leased task running; None when the lease is not (or no longer) this agent's."""
-        async with self.transaction() as db:
+        async with self.statement() as db:
             return await db.fetchone(
                 "UPDATE tasks SET status = 'running', started_at = COALESCE(started_at, :now), "
                 "updated_at = :now WHERE id = :id AND agent_id = :agent AND lease_id = :lease "
@@ -167,7 +172,7 @@ class Store(ABC):
         self, task_id: str, agent_id: str, lease_id: str, outcome: Row, now: float
     ) -> Row | None:
         """Record the result, fenced by the lease: a stale holder changes nothing (None)."""
-        async with self.transaction() as db:
+        async with self.statement() as db:
             return await db.fetchone(
                 "UPDATE tasks SET status = :status, output = :output, "
                 "output_truncated = :output_truncated, result = :result, error = :error, "
@@ -179,7 +184,7 @@ class Store(ABC):
 
     async def reap_expired_leases(self, now: float) -> int:
         """Re-queue (or fail, when out of attempts) the tasks whose lease ran out."""
-        async with self.transaction() as db:
+        async with self.statement() as db:
             return await db.execute(
                 _RELEASE + "lease_expires_at < :now",  # nosec B608
                 {"now": now, "reason": "lease expired"},
@@ -188,7 +193,7 @@ class Store(ABC):
     # -- agents --------------------------------------------------------------------------
 
     async def register_agent(self, agent: Row) -> Row:
-        async with self.transaction() as db:
+        async with self.statement() as db:
             row = await db.fetchone(
                 "INSERT INTO agents (id, name, capabilities, token_hash, status, created_at, "
                 "last_heartbeat_at) VALUES (:id, :name, :capabilities, :token_hash, 'active', "
@@ -199,14 +204,14 @@ class Store(ABC):
         return row
 
     async def agent_by_token(self, token_hash: str) -> Row | None:
-        async with self.transaction() as db:
+        async with self.statement() as db:
             return await db.fetchone(
                 "SELECT * FROM agents WHERE token_hash = :hash AND status = 'active'",
                 {"hash": token_hash},
             )
 
     async def list_agents(self, limit: int) -> list[Row]:
-        async with self.transaction() as db:
+        async with self.statement() as db:
             return await db.fetchall(
                 "SELECT * FROM agents WHERE status = 'active' "
                 "ORDER BY created_at DESC LIMIT :limit",

@@ -67,5 +67,11 @@ class SqliteStore(Store):
             raise
         self._conn.execute("COMMIT")
 
+    @asynccontextmanager
+    async def statement(self) -> AsyncIterator[Executor]:
+        # Autocommit mode: the statement is its own transaction; BEGIN/COMMIT would only add
+        # two round trips through the SQLite library.
+        yield self._executor
+
     async def close(self) -> None:
         self._conn.close()
