@@ -30,7 +30,7 @@ from opentelemetry.sdk.trace.export import BatchSpanProcessor
 
 from scripts.stack.agents import AgentPool
 from scripts.stack.core import CoreProcess
-from scripts.stack.jaeger import JaegerPorts, JaegerProcess, Trace
+from scripts.stack.jaeger import JaegerPorts, JaegerProcess, Trace, waterfall
 from scripts.stack.k6 import K6Run, Target, load_profiles, run_swarm_load_test
 
 log = logging.getLogger("showcase")
@@ -128,28 +128,6 @@ def task_counts(core: CoreProcess) -> dict[str, int]:
     response = httpx.get(f"{core.base_url}/api/v1/execution/stats", headers=headers, timeout=10)
     counts: dict[str, int] = response.raise_for_status().json()["counts"]
     return counts
-
-
-def waterfall(trace: Trace) -> str:
-    """The trace as indented text: service, span, start offset and duration."""
-    children: dict[str | None, list[str]] = {}
-    known = {span.span_id for span in trace.spans}
-    for span in sorted(trace.spans, key=lambda s: s.start_us):
-        parent = span.parent_span_id if span.parent_span_id in known else None
-        children.setdefault(parent, []).append(span.span_id)
-    start = min(span.start_us for span in trace.spans)
-    lines: list[str] = []
-
-    def walk(parent: str | None, depth: int) -> None:
-        for span_id in children.get(parent, []):
-            span = trace.span(span_id)
-            offset, duration = (span.start_us - start) / 1000, span.duration_us / 1000
-            label = f"{'  ' * depth}{span.service}: {span.name}"
-            lines.append(f"  {label:<64} +{offset:8.1f} ms {duration:8.1f} ms")
-            walk(span_id, depth + 1)
-
-    walk(None, 0)
-    return "\n".join(lines)
 
 
 def report(run: K6Run, outcome: Outcome, trace: Trace) -> str:
