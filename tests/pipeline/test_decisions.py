@@ -72,6 +72,20 @@ def test_k6_native_summary_thresholds_are_read() -> None:
     }
 
 
+def test_list_form_thresholds_are_read() -> None:
+    summary = {
+        "thresholds": [
+            {"metric": "checks", "expression": "rate>0.99", "ok": True},
+            {"metric": "http_req_duration", "expression": "p(95)<500", "ok": False},
+            "garbage",
+        ]
+    }
+    assert threshold_results(summary) == {
+        "checks: rate>0.99": True,
+        "http_req_duration: p(95)<500": False,
+    }
+
+
 def test_an_unreadable_threshold_outcome_is_not_a_pass() -> None:
     assert threshold_results({"thresholds": {"checks": {"rate>0.99": "yes"}}}) == {
         "checks: rate>0.99": False

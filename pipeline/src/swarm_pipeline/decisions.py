@@ -83,9 +83,9 @@ def load_json_object(text: str, what: str) -> dict[str, Any]:
 def threshold_results(summary: Mapping[str, Any]) -> dict[str, bool]:
     """Map each k6 threshold ("metric{tag}: expression") to whether it held.
 
-    Reads k6's own summary shape, `metrics.<metric>.thresholds.<expression>.ok`, and also
-    accepts a top-level `thresholds` mapping of the same form or of plain booleans, which
-    is how a custom handleSummary may flatten it.
+    Reads k6's own summary shape, `metrics.<metric>.thresholds.<expression>.ok`, and the
+    swarm summary's top-level `thresholds`: `{metric: {expression: held}}`, or the earlier
+    list form `[{metric, expression, ok}]`.
     """
     results: dict[str, bool] = {}
     metrics = summary.get("metrics")
@@ -94,6 +94,11 @@ def threshold_results(summary: Mapping[str, Any]) -> dict[str, bool]:
             if isinstance(body, Mapping):
                 results.update(_thresholds_of(str(metric), body.get("thresholds")))
     top_level = summary.get("thresholds")
+    if isinstance(top_level, list):
+        for item in top_level:
+            if isinstance(item, Mapping):
+                name = f"{item.get('metric', '?')}: {item.get('expression', '?')}"
+                results[name] = item.get("ok") is True
     if isinstance(top_level, Mapping):
         for metric, body in top_level.items():
             if isinstance(body, Mapping):
