@@ -3,6 +3,7 @@
 Used by the agent, tracing and k6 tests, the benchmarks and the showcase.
 """
 
+import ctypes
 import os
 import re
 import signal
@@ -14,7 +15,14 @@ from types import TracebackType
 from typing import Self
 
 ROOT = Path(__file__).resolve().parents[2]
+PR_SET_PDEATHSIG = 1
 REGISTERED = re.compile(r"registered agent_id=(\S+)")
+
+
+def _terminate_with_parent() -> None:
+    """SIGTERM the agent if its launcher dies, so a crashed test leaves no agents behind."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
 
 
 class AgentProcess:
@@ -42,9 +50,11 @@ class AgentProcess:
         self._process: subprocess.Popen[bytes] | None = None
 
     def environment(self) -> dict[str, str]:
+        # Tracing is on only when the caller says where spans go (e.g. JaegerProcess.otel_env).
+        traced = any(name.startswith("OTEL_EXPORTER_") for name in self._env)
         return {
             **os.environ,
-            "OTEL_SDK_DISABLED": "true",
+            "OTEL_SDK_DISABLED": "false" if traced else "true",
             "HYPERCODE_URL": self._base_url,
             "HYPERCODE_REGISTRAR_KEY": self._registrar_key,
             **self._env,
@@ -60,7 +70,7 @@ class AgentProcess:
             # Its own session, so kill() reaches the tool server it starts as well.
             self._process = subprocess.Popen(  # noqa: S603 (our own interpreter and args)
                 command, cwd=ROOT, env=self.environment(), stdout=log, stderr=subprocess.STDOUT,
-                start_new_session=True,
+                start_new_session=True, preexec_fn=_terminate_with_parent,
             )  # fmt: skip
 
     def wait_registered(self, timeout: float = 90) -> list[str]:

@@ -1,0 +1,127 @@
+"""Coder agent throughput for trivial run_python tasks with 1, 2 and 4 agents, and its overhead.
+
+For each agent count: a fresh core (SQLite, tracing off) and that many agent processes; then
+`--tasks` trivial tasks (`pass`) are queued at once. Throughput is tasks ÷ (last finished_at -
+first created_at), from the core's own timestamps. Per-task agent overhead is what each agent
+logs — lease received to result accepted — minus the tool's own run (the sandboxed process,
+from spawn to exit): MCP round trip, start/result calls and bookkeeping (goal ≤ 20 ms).
+
+    .venv/bin/python -m tests.bench.bench_agent --agents 1 2 4 --tasks 100
+"""
+
+import argparse
+import logging
+import re
+import statistics
+import tempfile
+import time
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+import httpx
+
+from scripts.stack.agents import AgentPool
+from scripts.stack.core import CoreProcess
+
+log = logging.getLogger(__name__)
+TASK_LINE = re.compile(r"task \S+ succeeded in ([0-9.]+)s \(tool run ([0-9.]+)s\)")
+UNFINISHED = ("queued", "leased", "running")
+
+
+@dataclass(frozen=True)
+class Result:
+    agents: int
+    tasks: int
+    tasks_per_s: float
+    tool_ms_median: float
+    overhead_ms_median: float
+    overhead_ms_p95: float
+
+
+def submit_all(client: httpx.Client, count: int) -> None:
+    for _ in range(count):
+        response = client.post(
+            "/api/v1/execution/execute",
+            json={"kind": "python", "payload": {"code": "pass"}, "timeout_s": 10},
+        )
+        response.raise_for_status()
+
+
+def wait_until_drained(client: httpx.Client, timeout_s: float) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        busy = [
+            client.get("/api/v1/execution", params={"status": status, "limit": 1}).json()["items"]
+            for status in UNFINISHED
+        ]
+        if not any(busy):
+            return
+        time.sleep(0.5)
+    raise TimeoutError(f"tasks still unfinished after {timeout_s}s")
+
+
+def all_tasks(client: httpx.Client) -> list[dict[str, object]]:
+    tasks: list[dict[str, object]] = []
+    cursor: str | None = None
+    while True:
+        params: dict[str, str | int] = {"limit": 200, **({"cursor": cursor} if cursor else {})}
+        page = client.get("/api/v1/execution", params=params).json()
+        tasks += page["items"]
+        if not (cursor := page["next_cursor"]):
+            return tasks
+
+
+def span_s(tasks: list[dict[str, object]]) -> float:
+    first = min(datetime.fromisoformat(str(task["created_at"])) for task in tasks)
+    last = max(datetime.fromisoformat(str(task["finished_at"])) for task in tasks)
+    return (last - first).total_seconds()
+
+
+def measure(agent_count: int, task_count: int, workdir: Path) -> Result:
+    with CoreProcess(workdir / "core") as core:
+        headers = {"Authorization": f"Bearer {core.keys['client']}"}
+        with (
+            AgentPool(
+                core.base_url, core.keys["registrar"], workdir / "agents", agent_count
+            ) as pool,
+            httpx.Client(base_url=core.base_url, headers=headers, timeout=30) as client,
+        ):
+            submit_all(client, task_count)
+            wait_until_drained(client, timeout_s=600)
+            tasks = all_tasks(client)
+            logs = "".join(agent.log() for agent in pool.agents)
+    assert all(task["status"] == "succeeded" for task in tasks), "a trivial task failed"
+    timings = [(float(total), float(tool)) for total, tool in TASK_LINE.findall(logs)]
+    overheads = sorted(1000 * (total - tool) for total, tool in timings)
+    return Result(
+        agents=agent_count,
+        tasks=len(tasks),
+        tasks_per_s=len(tasks) / span_s(tasks),
+        tool_ms_median=1000 * statistics.median(tool for _, tool in timings),
+        overhead_ms_median=statistics.median(overheads),
+        overhead_ms_p95=overheads[int(0.95 * (len(overheads) - 1))],
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--agents", type=int, nargs="+", default=[1, 2, 4])
+    parser.add_argument("--tasks", type=int, default=100)
+    args = parser.parse_args()
+    logging.basicConfig(level=logging.WARNING, format="%(message)s")
+    print("| agents | tasks | tasks/s | tool run median ms | agent overhead median ms | p95 ms |")
+    print("|---|---|---|---|---|---|")
+    with tempfile.TemporaryDirectory(prefix="bench-agent-") as tmp:
+        for count in args.agents:
+            result = measure(count, args.tasks, Path(tmp) / f"agents-{count}")
+            print(
+                f"| {result.agents} | {result.tasks} | {result.tasks_per_s:.1f} "
+                f"| {result.tool_ms_median:.0f} | {result.overhead_ms_median:.1f} "
+                f"| {result.overhead_ms_p95:.1f} |",
+                flush=True,
+            )
+
+
+if __name__ == "__main__":
+    main()
