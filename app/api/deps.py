@@ -25,7 +25,8 @@ class Services:
     tracer_provider: TracerProvider | None
 
 
-def get_services(request: Request) -> Services:
+async def get_services(request: Request) -> Services:
+    # async on purpose: FastAPI runs a plain `def` dependency in a worker thread.
     services: Services = request.app.state.services
     return services
 
