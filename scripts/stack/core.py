@@ -65,9 +65,11 @@ class CoreProcess:
 
     def environment(self) -> dict[str, str]:
         keys = [{"name": role, "key": key, "roles": [role]} for role, key in self.keys.items()]
+        # Tracing stays off unless the caller points the core at a collector.
+        traced = "OTEL_EXPORTER_OTLP_ENDPOINT" in self._env
         return {
             **os.environ,
-            "OTEL_SDK_DISABLED": "true",
+            "OTEL_SDK_DISABLED": "false" if traced else "true",
             "HYPERCODE_DATABASE_URL": self.database_url,
             "HYPERCODE_API_KEYS": json.dumps(keys),
             **self._env,
