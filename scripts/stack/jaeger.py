@@ -4,16 +4,19 @@
 free localhost ports, with deploy/jaeger/config.yaml; it waits until the health check
 and the query API answer, and reads traces back through Jaeger's HTTP query API.
 
-    python -m scripts.stack.jaeger          # serve on the standard ports until Ctrl-C
+    python -m scripts.stack.jaeger                  # serve on the standard ports until Ctrl-C
+    python -m scripts.stack.jaeger --show TRACE_ID  # print a trace as a text waterfall
 """
 
 from __future__ import annotations
 
+import argparse
 import logging
 import os
 import signal
 import socket
 import subprocess
+import sys
 import tempfile
 import time
 from collections.abc import Callable
@@ -232,6 +235,7 @@ class JaegerProcess:
         Batches leave every `batch_delay_ms` (SDK default 5000) so tests see spans soon.
         """
         return {
+            "OTEL_SDK_DISABLED": "false",
             "OTEL_BSP_SCHEDULE_DELAY": str(batch_delay_ms),
             "OTEL_SERVICE_NAME": service_name,
             "OTEL_TRACES_EXPORTER": "otlp",
@@ -314,9 +318,44 @@ class JaegerProcess:
         self.query.close()
 
 
-def main() -> None:
-    """Serve Jaeger on its standard localhost ports until interrupted."""
+def waterfall(trace: Trace) -> str:
+    """The trace as indented text, one span a line: what the UI shows, for a terminal."""
+    children: dict[str | None, list[Span]] = {}
+    known = {span.span_id for span in trace.spans}
+    for span in sorted(trace.spans, key=lambda span: span.start_us):
+        # A parent that never reached Jaeger: show the span as a root rather than lose it.
+        parent = span.parent_span_id if span.parent_span_id in known else None
+        children.setdefault(parent, []).append(span)
+    start_us = min(span.start_us for span in trace.spans)
+    lines = [f"trace {trace.trace_id}"]
+
+    def add(parent: str | None, depth: int) -> None:
+        for span in children.get(parent, []):
+            lines.append(
+                f"{(span.start_us - start_us) / 1000:9.1f} ms {span.duration_us / 1000:9.1f} ms  "
+                f"{'  ' * depth}{span.service}: {span.name}"
+            )
+            add(span.span_id, depth + 1)
+
+    add(None, 0)
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Serve Jaeger on its standard ports until Ctrl-C, or print one trace as a waterfall."""
+    parser = argparse.ArgumentParser(description=main.__doc__)
+    parser.add_argument("--show", metavar="TRACE_ID", help="print this trace and exit")
+    parser.add_argument("--query-url", default=f"http://{LISTEN_HOST}:{JaegerPorts().query_http}")
+    args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
+    if args.show:
+        query = JaegerQuery(args.query_url)
+        trace = query.get_trace(args.show)
+        query.close()
+        if trace is None:
+            raise SystemExit(f"no trace {args.show} in the Jaeger at {args.query_url}")
+        sys.stdout.write(waterfall(trace) + "\n")
+        return
     workdir = Path(tempfile.mkdtemp(prefix="swarm-jaeger-"))
     with JaegerProcess(workdir, ports=JaegerPorts()) as jaeger:
         logger.info(

@@ -6,7 +6,7 @@ import httpx
 import pytest
 from opentelemetry.sdk.trace import TracerProvider
 
-from scripts.stack.jaeger import JaegerError, JaegerPorts, JaegerProcess
+from scripts.stack.jaeger import JaegerError, JaegerPorts, JaegerProcess, Span, Trace, waterfall
 from tests.tracing.conftest import CLIENT_SERVICE
 
 
@@ -47,3 +47,23 @@ def test_bad_config_fails_clearly_and_leaves_no_process(tmp_path: Path) -> None:
         process.start()
     assert not process.running
     assert process.log_path.read_text()
+
+
+def test_waterfall_indents_children_under_parents_in_start_order() -> None:
+    spans = [
+        Span("c", "a", "second child", "svc-b", start_us=3_000, duration_us=1_000),
+        Span("a", None, "root", "svc-a", start_us=1_000, duration_us=9_000),
+        Span("b", "a", "first child", "svc-a", start_us=2_000, duration_us=500),
+        Span("d", "lost", "orphan", "svc-c", start_us=4_000, duration_us=100),
+    ]
+
+    lines = waterfall(Trace("t1", spans)).splitlines()
+
+    assert lines[0] == "trace t1"
+    assert [line.split("ms  ", 2)[-1] for line in lines[1:]] == [
+        "svc-a: root",
+        "  svc-a: first child",
+        "  svc-b: second child",
+        "svc-c: orphan",
+    ]
+    assert lines[2].split()[:2] == ["1.0", "ms"]

@@ -17,7 +17,7 @@ from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapProp
 
 from scripts.stack.agents import AgentPool
 from scripts.stack.core import CoreProcess
-from scripts.stack.jaeger import JaegerProcess, Span, Trace
+from scripts.stack.jaeger import JaegerProcess, Span, Trace, waterfall
 from tests.tracing.conftest import CLIENT_SERVICE
 
 CORE = "hypercode-core"
@@ -76,8 +76,8 @@ def has_every_hop(trace_: Trace) -> bool:
     return {CLIENT_SERVICE, CORE, AGENT, TOOLS} <= services and bool(trace_.named(RESULT_ROUTE))
 
 
-def the(spans: list[Span], what: str) -> Span:
-    assert len(spans) == 1, f"expected one {what}, found {[(s.service, s.name) for s in spans]}"
+def the(trace_: Trace, spans: list[Span], what: str) -> Span:
+    assert len(spans) == 1, f"expected one {what} in\n{waterfall(trace_)}"
     return spans[0]
 
 
@@ -99,30 +99,31 @@ def test_task_trace_links_client_core_queue_agent_and_tool_server(
 
     found = jaeger.query.wait_for_trace(trace_id, has_every_hop)
 
-    client = the(found.by_service(CLIENT_SERVICE), "client span")
+    client = the(found, found.by_service(CLIENT_SERVICE), "client span")
     assert client.span_id == client_span_id and client.parent_span_id is None
-    submit = the(found.named(SUBMIT_ROUTE), "submit span")
+    submit = the(found, found.named(SUBMIT_ROUTE), "submit span")
     assert (submit.service, submit.parent_span_id) == (CORE, client.span_id)
 
     # The queue hop: the core stored the submit span's context with the task and both
     # the lease (in the core) and the execution (in the agent) continue it.
-    lease = the(found.named("lease task"), "lease span")
+    lease = the(found, found.named("lease task"), "lease span")
     assert (lease.service, lease.parent_span_id) == (CORE, submit.span_id)
     assert lease.tags["task.id"] == task_id
-    execute = the(found.named("execute task"), "agent execution span")
+    execute = the(found, found.named("execute task"), "agent execution span")
     assert (execute.service, execute.parent_span_id) == (AGENT, submit.span_id)
-    assert execute.tags["agent.id"] == lease.tags["agent.id"] in agents.agent_ids
+    assert execute.tags["agent.id"] == lease.tags["agent.id"]
+    assert lease.tags["agent.id"] in agents.agent_ids
 
     # Agent -> its MCP tool server, a separate process: the server span continues the
     # client span that the MCP SDK put in the request's _meta.
-    tool = the(found.named("tools/call run_python"), "tool server span")
+    tool = the(found, found.named("tools/call run_python"), "tool server span")
     mcp_call = found.span(tool.parent_span_id or "")
     assert (tool.service, mcp_call.service) == (TOOLS, AGENT)
     assert mcp_call.name == "MCP send tools/call run_python"
     assert execute in ancestors(found, mcp_call)
 
     # Agent -> core: the result report carries the execution's context.
-    result = the(found.named(RESULT_ROUTE), "result span")
+    result = the(found, found.named(RESULT_ROUTE), "result span")
     assert result.service == CORE
     assert found.span(result.parent_span_id or "").service == AGENT
     assert execute in ancestors(found, result)
