@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from agents.coder.sandbox import RunResult
-from scripts.stack.agents import AgentPool
+from scripts.stack.agents import AgentPool, AgentProcess
 from scripts.stack.core import CoreProcess
 from tests.agents.hostile import HOSTILE, TIMEOUT_S, network_case
 from tests.conftest import Api, CoreFactory
@@ -96,43 +96,35 @@ def run_of(task: dict[str, Any]) -> RunResult:
     return RunResult(stdout=task["output"], **task["result"])
 
 
-def mixed_tasks() -> list[tuple[str, dict[str, Any], Callable[[dict[str, Any]], bool]]]:
-    """200 tasks of every kind, half of the lint/test ones meant to fail; each with its check."""
-    tasks: list[tuple[str, dict[str, Any], Callable[[dict[str, Any]], bool]]] = []
-    for i in range(150):
-        tasks.append(
-            (
-                "python",
-                {"code": f"print({i} * {i})"},
-                lambda t, i=i: t["status"] == "succeeded" and t["output"] == f"{i * i}\n",
-            )
-        )
-    for i in range(10):
-        tasks.append(
-            (
-                "python",
-                {"code": f"raise SystemExit({i + 1})"},
-                lambda t, i=i: t["status"] == "failed" and t["result"]["exit_code"] == i + 1,
-            )
-        )
+Check = Callable[[dict[str, Any]], bool]
+
+
+def printed(text: str) -> Check:
+    return lambda task: task["status"] == "succeeded" and task["output"] == text
+
+
+def exited(code: int) -> Check:
+    return lambda task: task["status"] == "failed" and task["result"]["exit_code"] == code
+
+
+def ended(status: str) -> Check:
+    return lambda task: task["status"] == status
+
+
+def mixed_tasks() -> list[tuple[str, dict[str, Any], Check]]:
+    """200 tasks of every kind, some meant to fail; each with the check of its right result."""
+    tasks: list[tuple[str, dict[str, Any], Check]] = []
+    tasks += [("python", {"code": f"print({i} * {i})"}, printed(f"{i * i}\n")) for i in range(150)]
+    tasks += [("python", {"code": f"raise SystemExit({i})"}, exited(i)) for i in range(1, 11)]
     for i in range(20):
-        source = "VALUE = 1\n" if i % 2 else "import os\n"
+        clean = i % 2 == 0
+        source = "VALUE = 1\n" if clean else "import os\n"
         tasks.append(
-            (
-                "lint",
-                {"files": {f"m{i}.py": source}},
-                lambda t, ok=bool(i % 2): t["status"] == ("succeeded" if ok else "failed"),
-            )
+            ("lint", {"files": {f"m{i}.py": source}}, ended("succeeded" if clean else "failed"))
         )
-    for i in range(20):
-        expected = 2 if i % 2 else 3
-        test = f"def test_add():\n    assert 1 + 1 == {expected}\n"
+        test = f"def test_add():\n    assert 1 + 1 == {2 if clean else 3}\n"
         tasks.append(
-            (
-                "test",
-                {"files": {f"test_{i}.py": test}},
-                lambda t, ok=bool(i % 2): t["status"] == ("succeeded" if ok else "failed"),
-            )
+            ("test", {"files": {f"test_{i}.py": test}}, ended("succeeded" if clean else "failed"))
         )
     return tasks
 
@@ -216,3 +208,20 @@ def test_hostile_tasks_are_contained_and_the_agent_survives(
     alive = submit(api, "python", {"code": "print('still serving')"})
     assert wait_final(api, [alive])[alive]["output"] == "still serving\n"
     assert pool.agents[0].returncode is None
+
+
+def test_agent_started_before_the_core_registers_once_the_core_is_up(tmp_path: Path) -> None:
+    core = CoreProcess(tmp_path / "core")  # keys and port are fixed before it runs
+    agent = AgentProcess(core.base_url, core.keys["registrar"], tmp_path / "agent")
+    agent.spawn()
+    try:
+        time.sleep(3)
+        assert agent.returncode is None and not agent.agent_ids
+        with core:
+            agent.wait_registered(timeout=60)
+            api = Api(core)
+            task_id = submit(api, "python", {"code": "print('late but fine')"})
+            assert wait_final(api, [task_id])[task_id]["output"] == "late but fine\n"
+            api.close()
+    finally:
+        agent.kill()
