@@ -15,7 +15,9 @@ logger = logging.getLogger(__name__)
 API = "/api/v1"
 # The long-poll may legitimately take wait_s; the rest of the budget is for a busy core.
 LEASE_TIMEOUT_MARGIN_S = 10.0
-TRANSIENT_STATUS = frozenset({429, 502, 503, 504})
+# 500 included: a core restarting mid-request may answer it once; calls are safe to repeat
+# (the lease id fences result reports).
+TRANSIENT_STATUS = frozenset({429, 500, 502, 503, 504})
 
 
 class Registration(BaseModel):

@@ -19,7 +19,7 @@ import sys
 import httpx
 from opentelemetry.instrumentation.httpx import HTTPXClientInstrumentor
 
-from agents.coder.core_api import CoreApi
+from agents.coder.core_api import CoreApi, Refused
 from agents.coder.telemetry import AGENT_SERVICE_NAME, setup_tracing, shutdown_tracing
 from agents.coder.tool_client import ToolClient
 from agents.coder.worker import Worker, WorkerSettings
@@ -70,7 +70,16 @@ async def run_agent(args: argparse.Namespace, registrar_key: str) -> None:
             )
             for slot in range(args.concurrency)
         ]
-        await asyncio.gather(*(worker.run(stop) for worker in workers))
+        async with asyncio.TaskGroup() as group:
+            for worker in workers:
+                group.create_task(worker.run(stop))
+
+
+def _refusal_in(error: BaseException) -> Refused | None:
+    """The core's refusal (e.g. a wrong registrar key) inside nested task-group errors."""
+    if isinstance(error, BaseExceptionGroup):
+        return next(filter(None, map(_refusal_in, error.exceptions)), None)
+    return error if isinstance(error, Refused) else None
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -90,6 +99,11 @@ def main(argv: list[str] | None = None) -> int:
     HTTPXClientInstrumentor().instrument()
     try:
         asyncio.run(run_agent(args, registrar_key))
+    except BaseExceptionGroup as failure:
+        if (refusal := _refusal_in(failure)) is None:
+            raise
+        logger.error("the core refused this agent: %s", refusal)
+        return 2
     finally:
         shutdown_tracing()
     return 0

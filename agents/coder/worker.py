@@ -25,6 +25,8 @@ tracer = trace.get_tracer(__name__)
 T = TypeVar("T")
 MAX_ERROR_CHARS = 4000
 DEFAULT_TIMEOUT_S = 30.0
+# Used until the core tells the lease TTL (heartbeats then come every TTL/3).
+FIRST_HEARTBEAT_INTERVAL_S = 1.0
 
 
 @dataclass(frozen=True)
@@ -65,9 +67,8 @@ class Worker:
                 await self._execute(session, lease)
 
     async def _heartbeat(self, session: AgentSession) -> None:
-        interval = await session.heartbeat() / 3
+        interval = FIRST_HEARTBEAT_INTERVAL_S
         while True:
-            await asyncio.sleep(interval)
             try:
                 interval = await session.heartbeat() / 3
             except Refused as refusal:
@@ -76,6 +77,7 @@ class Worker:
                 return
             except httpx.HTTPError as error:
                 logger.warning("heartbeat failed, will retry: %s", error)
+            await asyncio.sleep(interval)
 
     async def _execute(self, session: AgentSession, lease: Lease) -> None:
         received = time.monotonic()

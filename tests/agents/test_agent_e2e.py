@@ -225,3 +225,11 @@ def test_agent_started_before_the_core_registers_once_the_core_is_up(tmp_path: P
             api.close()
     finally:
         agent.kill()
+
+
+def test_agent_with_a_wrong_key_exits_with_a_clear_error(core: CoreProcess, tmp_path: Path) -> None:
+    agent = AgentProcess(core.base_url, core.keys["client"], tmp_path / "agent")
+    agent.spawn()
+    wait_for(lambda: agent.returncode is not None, 60, "the agent to give up")
+    assert agent.returncode == 2
+    assert "the core refused this agent" in agent.log() and "403" in agent.log()
