@@ -34,6 +34,7 @@ class Run:
 
 
 def run_hello(profile: str, workdir: Path) -> Run:
+    workdir.mkdir(parents=True)
     port = free_port()
     server = subprocess.Popen(
         [sys.executable, "-m", "uvicorn", "tests.bench.hello_app:app", "--port", str(port),
