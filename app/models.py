@@ -107,12 +107,27 @@ class TaskStats(BaseModel):
 class LeaseProof(BaseModel):
     """What an agent shows to act on a task it leased."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(
+        extra="forbid", json_schema_extra={"examples": [{"lease_id": "5f0c9e0b8a6d4f7e"}]}
+    )
     lease_id: str = Field(min_length=1, max_length=64)
 
 
 class ResultReport(LeaseProof):
     """Body of POST /execution/{id}/result."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "lease_id": "5f0c9e0b8a6d4f7e",
+                    "status": "succeeded",
+                    "output": "42\n",
+                    "result": {"exit_code": 0, "duration_s": 0.08},
+                }
+            ]
+        }
+    )
 
     status: Literal["succeeded", "failed"]
     output: str = ""
@@ -123,7 +138,10 @@ class ResultReport(LeaseProof):
 class AgentCreate(BaseModel):
     """Body of POST /agents."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={"examples": [{"name": "coder-1", "capabilities": ["python", "lint"]}]},
+    )
     name: str = Field(min_length=1, max_length=100)
     capabilities: list[Capability] = Field(min_length=1, max_length=32)
 
@@ -149,7 +167,9 @@ class AgentRegistered(AgentPublic):
 
 
 class LeaseRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    """Body of POST /agents/{id}/lease: how long to wait for a task."""
+
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"wait_s": 10}]})
     wait_s: float = Field(default=10.0, ge=0, le=120)
 
 
