@@ -15,7 +15,7 @@ from pathlib import Path
 import dagger
 from dagger import dag
 
-from .main import SOURCE_IGNORE, SwarmPipeline
+from .main import SOURCE_IGNORE, StageFailed, SwarmPipeline
 
 ROOT = Path(__file__).resolve().parents[3]
 STAGES = ("lint", "test", "sast", "build", "load_test", "deploy", "smoke", "ci")
@@ -42,7 +42,14 @@ def main() -> None:
     parser.add_argument("--approve", action="store_true", help="ci: go on past the gate")
     parser.add_argument("--python-image", default="python:3.11-slim")
     args = parser.parse_args()
-    print(asyncio.run(run_stage(args.stage, args.approve, args.python_image)))
+    try:
+        print(asyncio.run(run_stage(args.stage, args.approve, args.python_image)))
+    except dagger.ExecError as error:
+        # The session log shows everything; this is the part that says what failed.
+        output = f"{error.stdout}{error.stderr}"
+        sys.exit(f"{args.stage}: `{' '.join(error.command)}` exited {error.exit_code}\n{output}")
+    except StageFailed as error:
+        sys.exit(f"{args.stage}: {error}")
 
 
 if __name__ == "__main__":
