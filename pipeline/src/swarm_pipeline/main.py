@@ -318,7 +318,18 @@ class SwarmPipeline:
         return await (
             self._tools()
             .with_exec(
-                ["bandit", "-r", "app", "agents", "pipeline/src", "-f", "json"],
+                # The root pyproject's [tool.bandit] applies, as in a local run.
+                [
+                    "bandit",
+                    "-c",
+                    "pyproject.toml",
+                    "-r",
+                    "app",
+                    "agents",
+                    "pipeline/src",
+                    "-f",
+                    "json",
+                ],
                 redirect_stdout=f"{REPORTS}/bandit.json",
                 expect=ReturnType.ANY,  # exit 1 means findings: the verdict reads the report
             )
