@@ -2,33 +2,41 @@
 
 - OTEL_SDK_DISABLED=true: no tracing at all; OTEL_TRACES_EXPORTER=none: spans, no export.
 - OTEL_SERVICE_NAME (default hypercode-core), OTEL_RESOURCE_ATTRIBUTES.
-- OTEL_TRACES_SAMPLER / OTEL_TRACES_SAMPLER_ARG, read by the SDK (default
-  parentbased_always_on). parentbased_traceidratio keeps every trace a caller chose to
-  sample and only a share of the others: the cheap setting for heavy load.
+- OTEL_TRACES_SAMPLER / OTEL_TRACES_SAMPLER_ARG (default parentbased_always_on).
+  parentbased_traceidratio keeps every trace a caller chose to sample and only a share of
+  the new ones: the setting for heavy load (docs/benchmarks/tracing.md).
 - OTEL_EXPORTER_OTLP_* and OTEL_BSP_*, read by the exporter and the batch processor.
 
-Spans leave through a BatchSpanProcessor, so an unreachable collector costs a background
-thread, never a request; at shutdown the final flush gets SHUTDOWN_GRACE_S, not more.
+The app factory builds the provider with `tracer_provider()` and hands
+`fastapi_telemetry(provider)` to `FastAPI(telemetry=...)`: FastAPI's own telemetry makes one
+server span per request. Spans leave through a BatchSpanProcessor, so an unreachable
+collector costs a background thread, never a request; at shutdown the final flush gets
+SHUTDOWN_GRACE_S, not more.
 """
 
 import os
+import random
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, MutableMapping
 from contextlib import contextmanager
+from typing import Any
 
 from fastapi import FastAPI
+from fastapi.telemetry import TelemetryConfig
 from opentelemetry import trace
 from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
 from opentelemetry.metrics import NoOpMeterProvider
 from opentelemetry.sdk.resources import SERVICE_NAME, Resource
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor
+from opentelemetry.sdk.trace.sampling import ALWAYS_ON, ParentBased
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 
 SERVICE = "hypercode-core"
 # A dead or silent collector would otherwise hold the process's exit for 30 s or more
 # (every queued batch waits out the export timeout), past most orchestrators' grace period.
 SHUTDOWN_GRACE_S = 3.0
+RATIO_SAMPLER = "parentbased_traceidratio"
 
 
 def tracing_enabled() -> bool:
@@ -48,25 +56,85 @@ class BoundedShutdownSpanProcessor(BatchSpanProcessor):
             flush.join(SHUTDOWN_GRACE_S)
 
 
-def setup_tracing(app: FastAPI) -> TracerProvider | None:
-    """Instrument the app; returns the provider to shut down at exit, or None when disabled."""
+def new_trace_ratio() -> float:
+    """Share of new traces to record, from the standard sampler variables (1.0 = all)."""
+    if os.environ.get("OTEL_TRACES_SAMPLER", "").strip().lower() != RATIO_SAMPLER:
+        return 1.0
+    try:
+        ratio = float(os.environ.get("OTEL_TRACES_SAMPLER_ARG", "1.0"))
+    except ValueError:
+        return 1.0  # what the SDK falls back to for a malformed ratio
+    return min(max(ratio, 0.0), 1.0)
+
+
+def tracer_provider(*, door_sampling: bool = True) -> TracerProvider | None:
+    """The core's TracerProvider, exporting over OTLP; None when tracing is disabled.
+
+    door_sampling: new traces are chosen by fastapi_telemetry()'s `exclude` hook, so the
+    SDK records what passes; without it the SDK samples by the variables itself.
+    """
     if not tracing_enabled():
         return None
     # An explicit service.name would override OTEL_SERVICE_NAME, so pass it only as default.
-    service = os.environ.get("OTEL_SERVICE_NAME") or SERVICE
-    provider = TracerProvider(resource=Resource.create({SERVICE_NAME: service}))
+    resource = Resource.create({SERVICE_NAME: os.environ.get("OTEL_SERVICE_NAME") or SERVICE})
+    # A caller's sampled flag is followed either way.
+    sampler = ParentBased(ALWAYS_ON) if door_sampling and new_trace_ratio() < 1.0 else None
+    provider = TracerProvider(resource=resource, sampler=sampler)
     if os.environ.get("OTEL_TRACES_EXPORTER", "otlp").lower() != "none":
         from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter
 
         provider.add_span_processor(BoundedShutdownSpanProcessor(OTLPSpanExporter()))
-    # One span per request: the per-message receive/send spans double the cost and say
-    # nothing a reader needs, and the core has no metrics pipeline for the HTTP histograms.
-    FastAPIInstrumentor.instrument_app(
-        app,
-        tracer_provider=provider,
-        meter_provider=NoOpMeterProvider(),
-        exclude_spans=["receive", "send"],
-    )
+    return provider
+
+
+def unsampled_new_trace(ratio: float) -> Callable[[MutableMapping[str, Any]], bool]:
+    """FastAPI's `exclude` hook: skip all telemetry work for new traces not sampled.
+
+    The SDK's own ratio sampler decides only after FastAPI has extracted the context,
+    built the attributes and started a (non-recording) span: most of the cost. Deciding
+    here makes an unsampled request cost one random number.
+    """
+
+    def exclude(scope: MutableMapping[str, Any]) -> bool:
+        if any(name == b"traceparent" for name, _ in scope.get("headers", ())):
+            return False  # part of a caller's trace: its sampled flag decides
+        return random.random() >= ratio  # noqa: S311 - sampling, not security
+
+    return exclude
+
+
+def fastapi_telemetry(provider: TracerProvider | None) -> TelemetryConfig:
+    """Settings for `FastAPI(telemetry=...)`: one server span per request, nothing else.
+
+    No operation spans (dependencies, serialization: several spans a request), no HTTP
+    metrics or logs (the core has no pipeline for them), and never the global providers.
+    """
+    if provider is None:
+        return {"tracing": False, "metrics": False, "logs": False}
+    ratio = new_trace_ratio()
+    return {
+        "tracer_provider": provider,
+        "metrics": False,
+        "logs": False,
+        "operation_spans": False,
+        "exclude": unsampled_new_trace(ratio) if ratio < 1.0 else None,
+    }
+
+
+def setup_tracing(app: FastAPI) -> TracerProvider | None:
+    """Transitional, for an app factory that does not pass fastapi_telemetry() yet.
+
+    Same provider, but spans from the OpenTelemetry FastAPI instrumentation, which costs
+    more per request (docs/benchmarks/tracing.md). Delete once app/main.py switched.
+    """
+    provider = tracer_provider(door_sampling=False)
+    if provider is not None:
+        FastAPIInstrumentor.instrument_app(
+            app,
+            tracer_provider=provider,
+            meter_provider=NoOpMeterProvider(),
+            exclude_spans=["receive", "send"],
+        )
     return provider
 
 
