@@ -20,7 +20,12 @@ import httpx
 from opentelemetry.instrumentation.httpx import HTTPXClientInstrumentor
 
 from agents.coder.core_api import CoreApi, Refused
-from agents.coder.telemetry import AGENT_SERVICE_NAME, setup_tracing, shutdown_tracing
+from agents.coder.telemetry import (
+    AGENT_SERVICE_NAME,
+    setup_tracing,
+    shutdown_tracing,
+    tracing_enabled,
+)
 from agents.coder.tool_client import ToolClient
 from agents.coder.worker import Worker, WorkerSettings
 
@@ -95,8 +100,9 @@ def main(argv: list[str] | None = None) -> int:
     if not registrar_key:
         logger.error("HYPERCODE_REGISTRAR_KEY is not set: the agent cannot register")
         return 2
-    setup_tracing(AGENT_SERVICE_NAME)
-    HTTPXClientInstrumentor().instrument()
+    if tracing_enabled():
+        setup_tracing(AGENT_SERVICE_NAME)
+        HTTPXClientInstrumentor().instrument()
     try:
         asyncio.run(run_agent(args, registrar_key))
     except BaseExceptionGroup as failure:

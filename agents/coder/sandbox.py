@@ -15,11 +15,10 @@ import logging
 import math
 import os
 import re
-import resource
 import shutil
 import sys
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
@@ -59,16 +58,18 @@ class Limits:
     tmpfs_bytes: int = 64 << 20
     output_bytes: int = 64 << 10
 
-    def rlimits(self, timeout_s: float) -> dict[int, int]:
-        """The rlimits for a run; CPU gets a second beyond the wall clock so the timeout wins."""
-        return {
-            resource.RLIMIT_CPU: math.ceil(timeout_s) + 1,
-            resource.RLIMIT_AS: self.memory_bytes,
-            resource.RLIMIT_FSIZE: self.file_bytes,
-            resource.RLIMIT_NPROC: self.processes,
-            resource.RLIMIT_NOFILE: self.open_files,
-            resource.RLIMIT_CORE: 0,
-        }
+    def prlimit_args(self, timeout_s: float) -> list[str]:
+        """prlimit (util-linux) options; CPU gets a second more than the wall clock, which wins."""
+        return [
+            "/usr/bin/prlimit",
+            f"--cpu={math.ceil(timeout_s) + 1}",
+            f"--as={self.memory_bytes}",
+            f"--fsize={self.file_bytes}",
+            f"--nproc={self.processes}",
+            f"--nofile={self.open_files}",
+            "--core=0",
+            "--",
+        ]
 
 
 def check_relative_path(path: str) -> str:
@@ -115,14 +116,21 @@ class Sandbox:
         """Run argv inside a new sandbox with `files` in its working directory."""
         with _memfds(files or {}) as fds:
             env_args = [arg for item in (env or {}).items() for arg in ("--setenv", *item)]
-            command = [*self._bwrap_args(fds), *env_args, *_drop_privileges_args(), *argv]
+            # Limits are set inside the sandbox by prlimit, not in a preexec_fn: without one,
+            # Python can vfork instead of copying this whole process for every run.
+            command = [
+                *self._bwrap_args(fds),
+                *env_args,
+                *self.limits.prlimit_args(timeout_s),
+                *_drop_privileges_args(),
+                *argv,
+            ]
             return await _run_bounded(
                 command,
                 stdin=stdin.encode(),
                 timeout_s=timeout_s,
                 output_bytes=self.limits.output_bytes,
                 pass_fds=tuple(fds.values()),
-                preexec_fn=_rlimit_setter(self.limits.rlimits(timeout_s)),
             )
 
     def _bwrap_args(self, fds: Mapping[str, int]) -> list[str]:
@@ -220,14 +228,6 @@ def _memfds(files: Mapping[str, str]) -> Iterator[dict[str, int]]:
             os.close(fd)
 
 
-def _rlimit_setter(limits: Mapping[int, int]) -> Callable[[], None]:
-    def set_rlimits() -> None:
-        for which, value in limits.items():
-            resource.setrlimit(which, (value, value))
-
-    return set_rlimits
-
-
 async def _run_bounded(
     command: Sequence[str],
     *,
@@ -235,7 +235,6 @@ async def _run_bounded(
     timeout_s: float,
     output_bytes: int,
     pass_fds: Sequence[int],
-    preexec_fn: Callable[[], None],
 ) -> RunResult:
     started = time.monotonic()
     process = await asyncio.create_subprocess_exec(
@@ -245,7 +244,6 @@ async def _run_bounded(
         stderr=asyncio.subprocess.PIPE,
         pass_fds=pass_fds,
         start_new_session=True,
-        preexec_fn=preexec_fn,
     )
     assert process.stdin and process.stdout and process.stderr
     stdout = asyncio.create_task(_read_capped(process.stdout, output_bytes))

@@ -11,6 +11,7 @@ from spawn to exit): MCP round trip, start/result calls and bookkeeping (goal â‰
 
 import argparse
 import logging
+import os
 import re
 import statistics
 import tempfile
@@ -27,6 +28,8 @@ from scripts.stack.core import CoreProcess
 log = logging.getLogger(__name__)
 TASK_LINE = re.compile(r"task \S+ succeeded in ([0-9.]+)s \(tool run ([0-9.]+)s\)")
 UNFINISHED = ("queued", "leased", "running")
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+CPU_ROLES = ("agent", "tools", "sandbox", "core")
 
 
 @dataclass(frozen=True)
@@ -37,6 +40,7 @@ class Result:
     tool_ms_median: float
     overhead_ms_median: float
     overhead_ms_p95: float
+    cpu_ms_per_task: dict[str, float]
 
 
 def submit_all(client: httpx.Client, count: int) -> None:
@@ -78,6 +82,31 @@ def span_s(tasks: list[dict[str, object]]) -> float:
     return (last - first).total_seconds()
 
 
+def cpu_s(pid: int) -> tuple[float, float]:
+    """(own, reaped children's) CPU seconds of a live process, from /proc/<pid>/stat."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    utime, stime, cutime, cstime = (int(value) / CLOCK_TICKS for value in fields[11:15])
+    return utime + stime, cutime + cstime
+
+
+def children(pid: int) -> list[int]:
+    return [int(child) for child in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+
+
+def cpu_by_role(core: CoreProcess, pool: AgentPool) -> dict[str, float]:
+    """CPU seconds so far of the core, the agents, their tool servers and the sandboxes."""
+    agents = [agent.pid for agent in pool.agents if agent.pid is not None]
+    tool_servers = [child for pid in agents for child in children(pid)]
+    assert core.pid is not None
+    return {
+        "core": cpu_s(core.pid)[0],
+        "agent": sum(cpu_s(pid)[0] for pid in agents),
+        "tools": sum(cpu_s(pid)[0] for pid in tool_servers),
+        # Each sandbox is reaped by its tool server, so its CPU lands in the children's share.
+        "sandbox": sum(cpu_s(pid)[1] for pid in tool_servers),
+    }
+
+
 def measure(agent_count: int, task_count: int, workdir: Path) -> Result:
     with CoreProcess(workdir / "core") as core:
         headers = {"Authorization": f"Bearer {core.keys['client']}"}
@@ -87,8 +116,10 @@ def measure(agent_count: int, task_count: int, workdir: Path) -> Result:
             ) as pool,
             httpx.Client(base_url=core.base_url, headers=headers, timeout=30) as client,
         ):
+            before = cpu_by_role(core, pool)
             submit_all(client, task_count)
             wait_until_drained(client, timeout_s=600)
+            after = cpu_by_role(core, pool)
             tasks = all_tasks(client)
             logs = "".join(agent.log() for agent in pool.agents)
     assert all(task["status"] == "succeeded" for task in tasks), "a trivial task failed"
@@ -101,6 +132,7 @@ def measure(agent_count: int, task_count: int, workdir: Path) -> Result:
         tool_ms_median=1000 * statistics.median(tool for _, tool in timings),
         overhead_ms_median=statistics.median(overheads),
         overhead_ms_p95=overheads[int(0.95 * (len(overheads) - 1))],
+        cpu_ms_per_task={role: 1000 * (after[role] - before[role]) / len(tasks) for role in after},
     )
 
 
@@ -110,15 +142,20 @@ def main() -> None:
     parser.add_argument("--tasks", type=int, default=100)
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING, format="%(message)s")
-    print("| agents | tasks | tasks/s | tool run median ms | agent overhead median ms | p95 ms |")
-    print("|---|---|---|---|---|---|")
+    print(
+        "| agents | tasks | tasks/s | tool run median ms | agent overhead median ms | p95 ms "
+        "| CPU ms/task: agent / tool server / sandbox / core |"
+    )
+    print("|---|---|---|---|---|---|---|")
     with tempfile.TemporaryDirectory(prefix="bench-agent-") as tmp:
         for count in args.agents:
             result = measure(count, args.tasks, Path(tmp) / f"agents-{count}")
+            cpu = result.cpu_ms_per_task
             print(
                 f"| {result.agents} | {result.tasks} | {result.tasks_per_s:.1f} "
                 f"| {result.tool_ms_median:.0f} | {result.overhead_ms_median:.1f} "
-                f"| {result.overhead_ms_p95:.1f} |",
+                f"| {result.overhead_ms_p95:.1f} "
+                "| " + " / ".join(f"{cpu[role]:.0f}" for role in CPU_ROLES) + " |",
                 flush=True,
             )
 
