@@ -23,6 +23,7 @@ ENV PATH=/opt/agent/bin:${PATH} \
     PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1
 USER 10002:10002
-# No port: the agent only makes outgoing calls; a dead agent's leases expire on the core.
-HEALTHCHECK NONE
+# No port and no HEALTHCHECK: the agent only makes outgoing calls, and the core already
+# notices a dead agent (its leases expire). `HEALTHCHECK NONE` would stop Dagger from
+# starting it as a service ("container does not have a healthcheck command").
 ENTRYPOINT ["python", "-m", "agents.coder.main"]
