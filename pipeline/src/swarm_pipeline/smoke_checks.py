@@ -57,7 +57,8 @@ def check_task_runs(client: httpx.Client) -> str:
     while time.monotonic() < deadline:
         current = client.get(f"/api/v1/execution/{task_id}").json()
         if current["status"] in FINAL_STATUSES:
-            require(current["status"] == "succeeded", f"task ended {current['status']}")
+            ended = f"task ended {current['status']}: {current.get('error')}"
+            require(current["status"] == "succeeded", ended)
             require("42" in (current.get("output") or ""), f"output {current.get('output')!r}")
             return f"task {task_id} succeeded with output 42"
         time.sleep(0.5)
