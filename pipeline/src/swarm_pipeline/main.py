@@ -179,8 +179,11 @@ class SwarmPipeline:
             .with_secret_variable("HYPERCODE_REGISTRAR_KEY", role_keys["registrar"])
             .with_service_binding("core", core)
             .with_(_traced("coder-agent", jaeger))
-            # The task sandbox (bubblewrap) creates namespaces, which the default seccomp
-            # profile of a container refuses; the agent itself still runs as its own user.
+            # The task sandbox (bubblewrap) needs namespaces. Inside the engine a non-root
+            # user may not create them, and with extra capabilities bwrap refuses to run
+            # unless setuid (both measured); as root it uses no user namespace and drops each
+            # task to nobody, so the staging agent runs as root with root capabilities.
+            .with_user("root")
             .as_service(use_entrypoint=True, insecure_root_capabilities=True)
         )
         return Staging(
