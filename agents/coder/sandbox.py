@@ -248,7 +248,8 @@ async def _run_bounded(
     assert process.stdin and process.stdout and process.stderr
     stdout = asyncio.create_task(_read_capped(process.stdout, output_bytes))
     stderr = asyncio.create_task(_read_capped(process.stderr, output_bytes))
-    await _feed(process.stdin, stdin)
+    # Fed alongside the clock: a run that never reads a large stdin must still time out.
+    feeding = asyncio.create_task(_feed(process.stdin, stdin))
     timed_out = False
     try:
         await asyncio.wait_for(process.wait(), timeout_s)
@@ -259,6 +260,7 @@ async def _run_bounded(
         if process.returncode is None:
             _kill_group(process.pid)
             await process.wait()
+        feeding.cancel()
     (out, out_cut), (err, err_cut) = await stdout, await stderr
     return RunResult(
         exit_code=None if timed_out else process.returncode,

@@ -36,6 +36,11 @@ def test_runs_code_with_stdin_and_reports_exit_code() -> None:
     assert (run.exit_code, run.stdout, run.timed_out, run.truncated) == (3, "HI\n", False, False)
 
 
+def test_a_run_that_never_reads_its_large_stdin_still_times_out() -> None:
+    run = run_python("while True:\n    pass\n", stdin="x" * (4 << 20))
+    assert run.timed_out and run.duration_s < TIMEOUT_S + 3
+
+
 @pytest.mark.parametrize("case", HOSTILE, ids=lambda case: case.name)
 def test_hostile_code_is_contained(case: Hostile) -> None:
     case.check(run_python(case.code))
