@@ -105,7 +105,11 @@ def run_once(
 
 
 def report(results: list[RunResult], baseline: str) -> str:
-    """Markdown: every run, then medians and the ratios against the baseline."""
+    """Markdown: every run, then each config against the baseline.
+
+    Ratios are taken per round (each run against the baseline run next to it in time) and
+    then the median over rounds: on a shared machine that cancels most of the drift.
+    """
     lines = [
         "| round | config | requests | req/s | p95 ms | failed | core CPU ms/req |",
         "|---|---|---|---|---|---|---|",
@@ -115,20 +119,23 @@ def report(results: list[RunResult], baseline: str) -> str:
         f"| {r.failed} | {r.core_cpu_ms_per_request:.3f} |"
         for r in results
     ]
-    base = [r for r in results if r.config == baseline]
-    base_rate = statistics.median(r.rate_per_s for r in base)
-    base_p95 = statistics.median(r.p95_ms for r in base)
+    base = {r.round: r for r in results if r.config == baseline}
     lines += [
         "",
-        "| config | median req/s | ratio to off | median p95 ms | p95 diff ms |",
-        "|---|---|---|---|---|",
+        "| config | median req/s | req/s vs off | p95 diff ms | CPU ms/req | CPU diff ms/req |",
+        "|---|---|---|---|---|---|",
     ]
     for name in dict.fromkeys(r.config for r in results):
         runs = [r for r in results if r.config == name]
-        rate = statistics.median(r.rate_per_s for r in runs)
-        p95 = statistics.median(r.p95_ms for r in runs)
+        rate_ratio = statistics.median(r.rate_per_s / base[r.round].rate_per_s for r in runs)
+        p95_diff = statistics.median(r.p95_ms - base[r.round].p95_ms for r in runs)
+        cpu = statistics.median(r.core_cpu_ms_per_request for r in runs)
+        cpu_diff = statistics.median(
+            r.core_cpu_ms_per_request - base[r.round].core_cpu_ms_per_request for r in runs
+        )
         lines.append(
-            f"| {name} | {rate:.0f} | {rate / base_rate:.2f} | {p95:.1f} | {p95 - base_p95:+.1f} |"
+            f"| {name} | {statistics.median(r.rate_per_s for r in runs):.0f} "
+            f"| {rate_ratio:.2f} | {p95_diff:+.1f} | {cpu:.3f} | {cpu_diff:+.3f} |"
         )
     return "\n".join(lines)
 
