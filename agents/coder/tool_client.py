@@ -43,27 +43,26 @@ class ToolCallError(Exception):
     """The task could not be run: bad payload, unknown kind, or the tool refused the call."""
 
 
+# Task kind -> the tool that does it and the payload it takes.
+TOOL_FOR_KIND: dict[str, tuple[str, type[BaseModel]]] = {
+    "python": ("run_python", PythonPayload),
+    "lint": ("lint", FilesPayload),
+    "test": ("run_tests", FilesPayload),
+}
+
+
 def tool_call_for(
     kind: str, payload: Mapping[str, Any], timeout_s: float
 ) -> tuple[str, dict[str, Any]]:
     """The MCP tool and arguments that do a task of this kind."""
+    if kind not in TOOL_FOR_KIND:
+        raise ToolCallError(f"unknown task kind {kind!r}")
+    tool, payload_model = TOOL_FOR_KIND[kind]
     try:
-        if kind == "python":
-            python = PythonPayload.model_validate(payload)
-            return "run_python", {
-                "code": python.code,
-                "stdin": python.stdin,
-                "timeout_s": timeout_s,
-            }
-        if kind in ("lint", "test"):
-            files = FilesPayload.model_validate(payload).files
-            return ("lint" if kind == "lint" else "run_tests"), {
-                "files": files,
-                "timeout_s": timeout_s,
-            }
+        arguments = payload_model.model_validate(payload).model_dump()
     except ValidationError as error:
         raise ToolCallError(f"invalid {kind} payload: {error.errors(include_url=False)}") from error
-    raise ToolCallError(f"unknown task kind {kind!r}")
+    return tool, {**arguments, "timeout_s": timeout_s}
 
 
 def tool_server_parameters() -> StdioServerParameters:
