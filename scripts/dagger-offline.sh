@@ -7,6 +7,9 @@
 #   scripts/dagger-offline.sh status  # engine and registry containers, engine version
 #   scripts/dagger-offline.sh down    # stop the containers (images and state volumes stay)
 #
+# DAGGER_ENGINE_IMAGE runs another local engine image instead of the one built here, for
+# example one that adds the builtin SDKs that `dagger call` needs (docs/dagger-offline.md).
+#
 # It needs the Dagger binaries of one release in $DAGGER_BIN_DIR (dagger, dagger-engine,
 # dagger-init, dagger-dnsname, dagger-dialstdio; see docs/dagger-offline.md) and root.
 # Everything else comes from Debian: docker.io runs an engine container assembled around
@@ -19,14 +22,18 @@ REPO_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 CACHE_DIR=${DAGGER_OFFLINE_CACHE:-$HOME/.cache/swarm/dagger}
 DAGGER_BIN_DIR=${DAGGER_BIN_DIR:-$CACHE_DIR/bin}
 DEBIAN_SUITE=bookworm
+# Empty: debootstrap's default mirror.
 DEBIAN_MIRROR=${DEBIAN_MIRROR:-}
 NETWORK=dagger-offline
 ENGINE=dagger-engine-offline
 REGISTRY=swarm-registry
 # Host side of the registry, for pushing; the engine reaches it as swarm-registry:5000.
 REGISTRY_HOST_PORT=${DAGGER_OFFLINE_REGISTRY_PORT:-5055}
-# Images the engine can pull through the mirror, as docker.io names.
-PYTHON_IMAGE=library/python:3.11-slim
+# Local stand-ins pushed to the mirror under the docker.io names the pipeline pulls.
+declare -A MIRRORED_IMAGES=(
+    [swarm/python:3.11]=library/python:3.11-slim
+    [swarm/jaeger:2.13.0]=jaegertracing/jaeger:2.13.0
+)
 BINARIES=(dagger dagger-engine dagger-init dagger-dnsname dagger-dialstdio)
 
 log() { echo "dagger-offline: $*" >&2; }
@@ -73,7 +80,7 @@ import_debian_rootfs() {
         log "debootstrap $DEBIAN_SUITE (a few minutes, once)"
         rm -rf "$rootfs"
         nice -n 10 debootstrap --variant=minbase --include=ca-certificates \
-            "$DEBIAN_SUITE" "$rootfs" "$DEBIAN_MIRROR" >"$CACHE_DIR/debootstrap.log"
+            "$DEBIAN_SUITE" "$rootfs" ${DEBIAN_MIRROR:+"$DEBIAN_MIRROR"} >"$CACHE_DIR/debootstrap.log"
         touch "$rootfs/.complete"
     fi
     tar -C "$rootfs" --exclude=./.complete -c . | docker import - "swarm/debian-rootfs:$DEBIAN_SUITE" >/dev/null
@@ -86,6 +93,7 @@ prepare_context() {
     mkdir -p "$context/bin" "$context/ca-certificates"
     cp "$REPO_ROOT"/deploy/dagger-engine/* "$context/"
     cp "${BINARIES[@]/#/$DAGGER_BIN_DIR/}" "$context/bin/"
+    cp "$("$REPO_ROOT/scripts/install-jaeger.sh")" "$context/bin/jaeger"
     if compgen -G "/usr/local/share/ca-certificates/*.crt" >/dev/null; then
         cp /usr/local/share/ca-certificates/*.crt "$context/ca-certificates/"
     fi
@@ -104,6 +112,7 @@ build_images() {
     log "building images (docker caches unchanged steps)"
     build_image "$context" base.Dockerfile "swarm/debian:$DEBIAN_SUITE"
     build_image "$context" python.Dockerfile swarm/python:3.11
+    build_image "$context" jaeger.Dockerfile swarm/jaeger:2.13.0
     build_image "$context" registry.Dockerfile swarm/registry
     build_image "$context" engine.Dockerfile "swarm/dagger-engine:$version"
 }
@@ -136,10 +145,13 @@ start_registry() {
     die "registry did not answer on 127.0.0.1:$REGISTRY_HOST_PORT"
 }
 
-push_base_images() {
-    local target=127.0.0.1:$REGISTRY_HOST_PORT/$PYTHON_IMAGE
-    docker tag swarm/python:3.11 "$target"
-    docker push -q "$target" >/dev/null
+push_mirrored_images() {
+    local local_tag target
+    for local_tag in "${!MIRRORED_IMAGES[@]}"; do
+        target=127.0.0.1:$REGISTRY_HOST_PORT/${MIRRORED_IMAGES[$local_tag]}
+        docker tag "$local_tag" "$target"
+        docker push -q "$target" >/dev/null
+    done
 }
 
 # --privileged fails here (the VM lacks CAP_SYS_RESOURCE), so grant the rest explicitly.
@@ -148,7 +160,7 @@ push_base_images() {
 start_engine() {
     local version=$1 registry_ip
     registry_ip=$(docker inspect -f "{{(index .NetworkSettings.Networks \"$NETWORK\").IPAddress}}" "$REGISTRY")
-    ensure_container "$ENGINE" "swarm/dagger-engine:$version" \
+    ensure_container "$ENGINE" "${DAGGER_ENGINE_IMAGE:-swarm/dagger-engine:$version}" \
         --add-host "$REGISTRY:$registry_ip" \
         --cap-add ALL --cap-drop SYS_RESOURCE \
         --security-opt seccomp=unconfined --security-opt apparmor=unconfined \
@@ -188,7 +200,7 @@ up() {
     build_images "$context" "$version"
     docker network inspect "$NETWORK" >/dev/null 2>&1 || docker network create "$NETWORK" >/dev/null
     start_registry
-    push_base_images
+    push_mirrored_images
     start_engine "$version"
     print_env >"$CACHE_DIR/env.sh"
     log "engine $version is up; point clients at it with: source $CACHE_DIR/env.sh"

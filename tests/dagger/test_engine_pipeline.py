@@ -49,9 +49,14 @@ async def test_service_is_reached_by_its_binding(engine: None) -> None:
         .with_exposed_port(WEB_PORT)
         .as_service(args=["python", "-m", "http.server", str(WEB_PORT)])
     )
-    fetch = f"import urllib.request; print(urllib.request.urlopen('http://web:{WEB_PORT}/greeting.txt').read().decode())"
+    fetch = (
+        "import urllib.request; "
+        f"print(urllib.request.urlopen('http://web:{WEB_PORT}/greeting.txt').read().decode())"
+    )
 
-    out = await python().with_service_binding("web", web).with_exec(["python", "-c", fetch]).stdout()
+    out = await (
+        python().with_service_binding("web", web).with_exec(["python", "-c", fetch]).stdout()
+    )
 
     assert out == "hello from the service\n"
 

@@ -1,0 +1,9 @@
+# Stand-in for jaegertracing/jaeger:2.13.0: the all-in-one binary that
+# scripts/install-jaeger.sh builds from the Go module proxy (its placeholder UI, full API).
+ARG BASE_IMAGE=swarm/debian:bookworm
+FROM ${BASE_IMAGE}
+COPY bin/jaeger /usr/local/bin/jaeger
+# The official image listens on all interfaces; the binary defaults to localhost.
+ENV JAEGER_LISTEN_HOST=0.0.0.0
+EXPOSE 4317 4318 16686
+ENTRYPOINT ["/usr/local/bin/jaeger"]
