@@ -145,7 +145,7 @@ class Sandbox:
             *_readonly_binds(self.readonly_paths),
             *("--proc", "/proc", "--dev", "/dev"),
             # The sandbox's own private /tmp, not the host's.
-            *("--perms", "1777", "--size", size, "--tmpfs", "/tmp"),  # noqa: S108
+            *("--perms", "1777", "--size", size, "--tmpfs", "/tmp"),  # noqa: S108 # nosec B108
             *("--perms", "0777", "--size", size, "--tmpfs", str(JOB_DIR)),
             *_job_file_args(fds),
             *("--chdir", str(JOB_DIR), "--clearenv"),
