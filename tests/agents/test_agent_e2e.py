@@ -212,21 +212,28 @@ def test_hostile_tasks_are_contained_and_the_agent_survives(
     assert pool.agents[0].returncode is None
 
 
-def test_agent_started_before_the_core_registers_once_the_core_is_up(tmp_path: Path) -> None:
-    core = CoreProcess(tmp_path / "core")  # keys and port are fixed before it runs
+def test_agent_rides_out_core_downtime_before_start_and_across_a_restart(tmp_path: Path) -> None:
+    core = CoreProcess(tmp_path / "core")  # keys, port and database outlive restarts
     agent = AgentProcess(core.base_url, core.keys["registrar"], tmp_path / "agent")
     agent.spawn()
+    api = Api(core)
     try:
         time.sleep(3)
         assert agent.returncode is None and not agent.agent_ids
-        with core:
-            agent.wait_registered(timeout=60)
-            api = Api(core)
-            task_id = submit(api, "python", {"code": "print('late but fine')"})
-            assert wait_final(api, [task_id])[task_id]["output"] == "late but fine\n"
-            api.close()
+        core.start()
+        agent.wait_registered(timeout=60)
+        first = submit(api, "python", {"code": "print('late but fine')"})
+        assert wait_final(api, [first])[first]["output"] == "late but fine\n"
+        core.kill()
+        time.sleep(2)  # heartbeats and the long-poll now fail and back off
+        core.start()
+        second = submit(api, "python", {"code": "print('back again')"})
+        assert wait_final(api, [second], timeout=60)[second]["output"] == "back again\n"
+        assert agent.returncode is None and len(agent.agent_ids) == 1
     finally:
+        api.close()
         agent.kill()
+        core.stop()
 
 
 def test_agent_with_a_wrong_key_exits_with_a_clear_error(core: CoreProcess, tmp_path: Path) -> None:
