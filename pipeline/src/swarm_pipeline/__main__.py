@@ -15,7 +15,7 @@ from pathlib import Path
 import dagger
 from dagger import dag
 
-from .main import SOURCE_IGNORE, StageFailed, SwarmPipeline
+from .main import SOURCE_IGNORE, StageFailed, SwarmPipeline, failure_text
 
 ROOT = Path(__file__).resolve().parents[3]
 STAGES = ("lint", "test", "sast", "build", "load_test", "deploy", "smoke", "ci")
@@ -44,12 +44,9 @@ def main() -> None:
     args = parser.parse_args()
     try:
         print(asyncio.run(run_stage(args.stage, args.approve, args.python_image)))
-    except dagger.ExecError as error:
+    except (dagger.ExecError, StageFailed) as error:
         # The session log shows everything; this is the part that says what failed.
-        output = f"{error.stdout}{error.stderr}"
-        sys.exit(f"{args.stage}: `{' '.join(error.command)}` exited {error.exit_code}\n{output}")
-    except StageFailed as error:
-        sys.exit(f"{args.stage}: {error}")
+        sys.exit(f"{args.stage} failed: {failure_text(error)}")
 
 
 if __name__ == "__main__":

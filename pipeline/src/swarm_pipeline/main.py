@@ -274,7 +274,16 @@ class SwarmPipeline:
         registry: Annotated[str, Doc("push images here; empty: OCI tarballs only")] = "",
     ) -> str:
         """The whole pipeline: checks and build in parallel, staging, load test, gate, release."""
-        await asyncio.gather(self.lint(), self.test(), self.sast(), self.build())
+        checks = {"lint": self.lint(), "test": self.test(), "sast": self.sast()}
+        outcomes = await asyncio.gather(*checks.values(), self.build(), return_exceptions=True)
+        # Every check runs to its end, so one run reports all that is wrong, not the first.
+        failures = [
+            f"{name}: {failure_text(outcome)}"
+            for name, outcome in zip([*checks, "build"], outcomes, strict=True)
+            if isinstance(outcome, BaseException)
+        ]
+        if failures:
+            raise StageFailed("\n\n".join(failures))
         log = ["lint, test, sast, build: passed"]
         _, data = await self._load_test_within_sla("ci")
         log.append("load test: every SLA threshold held")
@@ -446,6 +455,14 @@ class SwarmPipeline:
             raise StageFailed(f"{detail}\n{verdict.describe('roll back')}\nno previous_tag given")
         rolled_back = await self.rollback(previous_tag, registry)
         raise StageFailed(f"{detail}\n{verdict.describe('roll back')}\n{rolled_back}")
+
+
+def failure_text(error: BaseException, limit: int = 4000) -> str:
+    """What a failed stage said: a failed command's own output, else the error itself."""
+    if isinstance(error, dagger.ExecError):
+        output = f"{error.stdout}{error.stderr}"[-limit:]
+        return f"`{' '.join(error.command)}` exited {error.exit_code}\n{output}"
+    return str(error)
 
 
 def _secret(role: str, keys: dict[str, str]) -> dagger.Secret:
