@@ -46,7 +46,11 @@ class Worker:
         self._revoked = asyncio.Event()
 
     async def run(self, stop: asyncio.Event) -> None:
-        session = await self._api.register(self._settings.name, self._settings.capabilities)
+        registering = self._api.register(self._settings.name, self._settings.capabilities)
+        session = await _unless_set(stop, registering)
+        if session is None:
+            logger.info("stopped before the core answered; never registered")
+            return
         logger.info("registered agent_id=%s name=%s", session.agent_id, session.name)
         heartbeats = asyncio.create_task(self._heartbeat(session))
         try:

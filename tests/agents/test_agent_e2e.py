@@ -9,7 +9,7 @@ import pytest
 
 from agents.coder.sandbox import RunResult
 from scripts.stack.agents import AgentPool, AgentProcess
-from scripts.stack.core import CoreProcess
+from scripts.stack.core import CoreProcess, free_port
 from tests.agents.hostile import HOSTILE, TIMEOUT_S, network_case
 from tests.conftest import Api, CoreFactory
 
@@ -242,3 +242,15 @@ def test_agent_with_a_wrong_key_exits_with_a_clear_error(core: CoreProcess, tmp_
     wait_for(lambda: agent.returncode is not None, 60, "the agent to give up")
     assert agent.returncode == 2
     assert "the core refused this agent" in agent.log() and "403" in agent.log()
+
+
+def test_agent_waiting_for_a_core_that_never_comes_stops_on_sigterm(tmp_path: Path) -> None:
+    agent = AgentProcess(f"http://127.0.0.1:{free_port()}", "unused-key", tmp_path / "agent")
+    agent.spawn()
+    try:
+        wait_for(lambda: "tool server ready" in agent.log(), 60, "the agent to start")
+        time.sleep(1)  # now retrying registration
+        assert agent.terminate(timeout=20) == 0
+        assert "never registered" in agent.log()
+    finally:
+        agent.kill()
