@@ -98,7 +98,7 @@ def unsampled_new_trace(ratio: float) -> Callable[[MutableMapping[str, Any]], bo
     def exclude(scope: MutableMapping[str, Any]) -> bool:
         if any(name == b"traceparent" for name, _ in scope.get("headers", ())):
             return False  # part of a caller's trace: its sampled flag decides
-        return random.random() >= ratio  # noqa: S311 - sampling, not security
+        return random.random() >= ratio  # noqa: S311 (sampling, not security) # nosec B311
 
     return exclude
 

@@ -357,6 +357,8 @@ def main(argv: list[str] | None = None) -> None:
         sys.stdout.write(waterfall(trace) + "\n")
         return
     workdir = Path(tempfile.mkdtemp(prefix="swarm-jaeger-"))
+    # SIGTERM (a supervisor, `timeout`) leaves through the `with` too, so Jaeger stops.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     with JaegerProcess(workdir, ports=JaegerPorts()) as jaeger:
         logger.info(
             "OTLP gRPC %s, query API %s (Ctrl-C stops)", jaeger.otlp_grpc_endpoint, jaeger.query_url
