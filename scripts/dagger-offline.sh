@@ -73,8 +73,10 @@ dagger_version() { "$DAGGER_BIN_DIR/dagger" version | awk '{print $2}'; }
 
 image_exists() { docker image inspect "$1" >/dev/null 2>&1; }
 
-import_debian_rootfs() {
-    image_exists "swarm/debian-rootfs:$DEBIAN_SUITE" && return
+# Debian bookworm from debootstrap plus this machine's CA certificates (outbound TLS is
+# intercepted here; the engine also copies them into every Debian-like container it runs).
+import_debian_base() {
+    image_exists "swarm/debian:$DEBIAN_SUITE" && return
     local rootfs=$CACHE_DIR/rootfs-$DEBIAN_SUITE
     if [[ ! -f $rootfs/.complete ]]; then
         log "debootstrap $DEBIAN_SUITE (a few minutes, once)"
@@ -83,20 +85,22 @@ import_debian_rootfs() {
             "$DEBIAN_SUITE" "$rootfs" ${DEBIAN_MIRROR:+"$DEBIAN_MIRROR"} >"$CACHE_DIR/debootstrap.log"
         touch "$rootfs/.complete"
     fi
-    tar -C "$rootfs" --exclude=./.complete -c . | docker import - "swarm/debian-rootfs:$DEBIAN_SUITE" >/dev/null
+    if compgen -G "/usr/local/share/ca-certificates/*.crt" >/dev/null; then
+        cp /usr/local/share/ca-certificates/*.crt "$rootfs/usr/local/share/ca-certificates/"
+        chroot "$rootfs" update-ca-certificates >/dev/null 2>&1
+    fi
+    tar -C "$rootfs" --exclude=./.complete -c . |
+        docker import -c 'CMD ["bash"]' - "swarm/debian:$DEBIAN_SUITE" >/dev/null
 }
 
-# The build context: the recipes from deploy/dagger-engine, the binaries, this machine's CAs.
+# The build context: the recipes from deploy/dagger-engine and the binaries.
 prepare_context() {
     local context=$CACHE_DIR/context
     rm -rf "$context"
-    mkdir -p "$context/bin" "$context/ca-certificates"
+    mkdir -p "$context/bin"
     cp "$REPO_ROOT"/deploy/dagger-engine/* "$context/"
     cp "${BINARIES[@]/#/$DAGGER_BIN_DIR/}" "$context/bin/"
     cp "$("$REPO_ROOT/scripts/install-jaeger.sh")" "$context/bin/jaeger"
-    if compgen -G "/usr/local/share/ca-certificates/*.crt" >/dev/null; then
-        cp /usr/local/share/ca-certificates/*.crt "$context/ca-certificates/"
-    fi
     echo "$context"
 }
 
@@ -110,7 +114,6 @@ build_image() {
 build_images() {
     local context=$1 version=$2
     log "building images (docker caches unchanged steps)"
-    build_image "$context" base.Dockerfile "swarm/debian:$DEBIAN_SUITE"
     build_image "$context" python.Dockerfile swarm/python:3.11
     build_image "$context" jaeger.Dockerfile swarm/jaeger:2.13.0
     build_image "$context" registry.Dockerfile swarm/registry
@@ -137,7 +140,7 @@ ensure_container() {
 
 start_registry() {
     ensure_container "$REGISTRY" swarm/registry \
-        -p "127.0.0.1:$REGISTRY_HOST_PORT:5000" -v swarm-registry-data:/var/lib/docker-registry
+        -p "127.0.0.1:$REGISTRY_HOST_PORT:5000" -v swarm-registry-store:/var/lib/docker-registry
     for _ in $(seq 30); do
         curl -fsS "http://127.0.0.1:$REGISTRY_HOST_PORT/v2/" >/dev/null 2>&1 && return
         sleep 1
@@ -195,7 +198,7 @@ up() {
     start_dockerd
     local version context
     version=$(dagger_version)
-    import_debian_rootfs
+    import_debian_base
     context=$(prepare_context)
     build_images "$context" "$version"
     docker network inspect "$NETWORK" >/dev/null 2>&1 || docker network create "$NETWORK" >/dev/null

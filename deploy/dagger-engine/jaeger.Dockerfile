@@ -6,4 +6,6 @@ COPY bin/jaeger /usr/local/bin/jaeger
 # The official image listens on all interfaces; the binary defaults to localhost.
 ENV JAEGER_LISTEN_HOST=0.0.0.0
 EXPOSE 4317 4318 16686
+# The official image's user.
+USER 10001
 ENTRYPOINT ["/usr/local/bin/jaeger"]

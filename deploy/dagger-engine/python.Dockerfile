@@ -1,6 +1,6 @@
 # Stand-in for python:3.11-slim: Debian bookworm's Python 3.11 with pip, laid out like
-# the official image (python and pip on PATH, no PEP 668 marker), and TLS through the
-# machine's CA bundle for pip, uv and requests.
+# the official image (python and pip on PATH, no PEP 668 marker, runs as root), and TLS
+# through the machine's CA bundle for pip, uv and requests.
 ARG BASE_IMAGE=swarm/debian:bookworm
 FROM ${BASE_IMAGE}
 RUN apt-get update \

@@ -7,4 +7,6 @@ RUN apt-get update \
 COPY registry.yml /etc/docker/registry/config.yml
 EXPOSE 5000
 VOLUME /var/lib/docker-registry
+# The user Debian's package creates; it owns /var/lib/docker-registry.
+USER docker-registry
 CMD ["docker-registry", "serve", "/etc/docker/registry/config.yml"]
