@@ -15,7 +15,7 @@ from app.api.routes import health
 from app.core.config import ApiKey, Role, Settings
 from app.core.limits import BodySizeLimit
 from app.core.security import KeyRing
-from app.core.telemetry import setup_tracing
+from app.core.telemetry import fastapi_telemetry, tracer_provider
 from app.services.queue import QueueSignal
 from app.services.reaper import reap_forever
 from app.store import open_store
@@ -34,6 +34,7 @@ def _keys(settings: Settings) -> list[ApiKey]:
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings()
+    provider = tracer_provider()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -57,13 +58,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         version="1.0.0",
         summary="Durable task execution for AI coding agents",
         lifespan=lifespan,
+        telemetry=fastapi_telemetry(provider),
     )
     app.include_router(api_router)
     app.include_router(health.router)
     if settings.test_latency_ms:
         _inject_latency(app, settings.test_latency_ms / 1000)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_request_bytes)
-    provider = setup_tracing(app)
     return app
 
 

@@ -21,11 +21,8 @@ from collections.abc import Callable, Iterator, MutableMapping
 from contextlib import contextmanager
 from typing import Any
 
-from fastapi import FastAPI
 from fastapi.telemetry import TelemetryConfig
 from opentelemetry import trace
-from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
-from opentelemetry.metrics import NoOpMeterProvider
 from opentelemetry.sdk.resources import SERVICE_NAME, Resource
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor
@@ -67,18 +64,18 @@ def new_trace_ratio() -> float:
     return min(max(ratio, 0.0), 1.0)
 
 
-def tracer_provider(*, door_sampling: bool = True) -> TracerProvider | None:
+def tracer_provider() -> TracerProvider | None:
     """The core's TracerProvider, exporting over OTLP; None when tracing is disabled.
 
-    door_sampling: new traces are chosen by fastapi_telemetry()'s `exclude` hook, so the
-    SDK records what passes; without it the SDK samples by the variables itself.
+    New traces are chosen by fastapi_telemetry()'s `exclude` hook, so the SDK records what
+    passes it.
     """
     if not tracing_enabled():
         return None
     # An explicit service.name would override OTEL_SERVICE_NAME, so pass it only as default.
     resource = Resource.create({SERVICE_NAME: os.environ.get("OTEL_SERVICE_NAME") or SERVICE})
     # A caller's sampled flag is followed either way.
-    sampler = ParentBased(ALWAYS_ON) if door_sampling and new_trace_ratio() < 1.0 else None
+    sampler = ParentBased(ALWAYS_ON) if new_trace_ratio() < 1.0 else None
     provider = TracerProvider(resource=resource, sampler=sampler)
     if os.environ.get("OTEL_TRACES_EXPORTER", "otlp").lower() != "none":
         from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter
@@ -119,23 +116,6 @@ def fastapi_telemetry(provider: TracerProvider | None) -> TelemetryConfig:
         "operation_spans": False,
         "exclude": unsampled_new_trace(ratio) if ratio < 1.0 else None,
     }
-
-
-def setup_tracing(app: FastAPI) -> TracerProvider | None:
-    """Transitional, for an app factory that does not pass fastapi_telemetry() yet.
-
-    Same provider, but spans from the OpenTelemetry FastAPI instrumentation, which costs
-    more per request (docs/benchmarks/tracing.md). Delete once app/main.py switched.
-    """
-    provider = tracer_provider(door_sampling=False)
-    if provider is not None:
-        FastAPIInstrumentor.instrument_app(
-            app,
-            tracer_provider=provider,
-            meter_provider=NoOpMeterProvider(),
-            exclude_spans=["receive", "send"],
-        )
-    return provider
 
 
 def tracer(provider: TracerProvider | None) -> trace.Tracer:

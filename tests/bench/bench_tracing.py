@@ -27,8 +27,6 @@ from scripts.stack.k6 import Target, load_profiles, run_swarm_load_test
 
 logger = logging.getLogger(__name__)
 CORE_SERVICE = "hypercode-core"
-REPO_ROOT = Path(__file__).resolve().parents[2]
-NATIVE_HARNESS = Path(__file__).resolve().parent / "native_telemetry"
 
 
 @dataclass(frozen=True)
@@ -50,13 +48,11 @@ class RunResult:
     traces_in_jaeger: bool
 
 
-def configs(jaeger: JaegerProcess, ratio: float | None, native: bool) -> list[Config]:
+def configs(jaeger: JaegerProcess, ratio: float | None) -> list[Config]:
     """Off, and on with the production batch export (SDK default 5 s schedule)."""
-    # The harness makes the core run FastAPI's native telemetry (fastapi_telemetry()).
-    harness = {"PYTHONPATH": f"{NATIVE_HARNESS}{os.pathsep}{REPO_ROOT}"} if native else {}
-    on_env = {**jaeger.otel_env(CORE_SERVICE, batch_delay_ms=5000), **harness}
+    on_env = jaeger.otel_env(CORE_SERVICE, batch_delay_ms=5000)
     chosen = [
-        Config("off", {"OTEL_SDK_DISABLED": "true", **harness}, exports=False),
+        Config("off", {"OTEL_SDK_DISABLED": "true"}, exports=False),
         Config("on", on_env, exports=True),
     ]
     if ratio is not None:
@@ -150,11 +146,6 @@ def main(argv: list[str] | None = None) -> int:
         default=None,
         help="also run with OTEL_TRACES_SAMPLER=parentbased_traceidratio at this ratio",
     )
-    parser.add_argument(
-        "--native",
-        action="store_true",
-        help="run the core with fastapi_telemetry() through tests/bench/native_telemetry",
-    )
     parser.add_argument("--json", type=Path, help="also write every run as JSON here")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
@@ -163,7 +154,7 @@ def main(argv: list[str] | None = None) -> int:
     workdir = Path(tempfile.mkdtemp(prefix="bench-tracing-"))
     results: list[RunResult] = []
     with JaegerProcess(workdir / "jaeger") as jaeger:
-        chosen = configs(jaeger, args.sampled_ratio, args.native)
+        chosen = configs(jaeger, args.sampled_ratio)
         for round_ in range(1, args.rounds + 1):
             # Alternate the order so a machine getting busier or quieter favours no side.
             for config in chosen if round_ % 2 else reversed(chosen):
