@@ -3,7 +3,7 @@
 VENV := .venv/bin
 PYTEST_ARGS ?=
 
-.PHONY: bootstrap test lint typecheck unit demo load load-full bench pipeline
+.PHONY: bootstrap test lint typecheck unit demo load jaeger monitoring bench
 
 bootstrap:
 	@scripts/bootstrap.sh
@@ -26,3 +26,21 @@ unit: bootstrap
 ## The showcase: Jaeger, core on SQLite, agents, k6 swarm load, report. ARGS="--profile full --keep-up"
 demo: bootstrap
 	$(VENV)/python -m scripts.showcase $(ARGS)
+
+## The k6 swarm load test against a local core + agents. PROFILE=smoke|ci|full (default ci).
+load: bootstrap
+	$(VENV)/python -m scripts.load --profile $(or $(PROFILE),ci)
+
+## Jaeger v2 on its standard ports (UI/API 16686, OTLP 4317/4318) until Ctrl-C.
+jaeger: bootstrap
+	$(VENV)/python -m scripts.stack.jaeger
+
+## With Docker: Jaeger's real UI plus core and agent built from deploy/docker/.
+monitoring:
+	docker compose -f deploy/docker-compose.monitoring.yml up --build
+
+## Benchmarks (docs/benchmarks.md): core vs bare FastAPI, agents, tracing on vs off.
+bench: bootstrap
+	$(VENV)/python -m tests.bench.bench_core --rounds 3 --profile ci
+	$(VENV)/python -m tests.bench.bench_agent --agents 1 2 4 --tasks 100
+	$(VENV)/python -m tests.bench.bench_tracing --rounds 5 --profile ci --sampled-ratio 0.1

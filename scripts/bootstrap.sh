@@ -7,6 +7,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 UV_VERSION=0.13.8
+# Go builds Jaeger and actionlint; Debian's golang package or the official tarball both work.
+[[ -d /usr/local/go/bin ]] && PATH="$PATH:/usr/local/go/bin"
 say() { echo "bootstrap: $*" >&2; }
 
 uv_bin() {
