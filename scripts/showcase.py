@@ -140,6 +140,8 @@ def report(run: K6Run, outcome: Outcome, trace: Trace) -> str:
         f"Tasks in the core: {counts}",
         f"Jaeger UI:         {outcome.jaeger_ui}",
         f"One whole trace:   {outcome.trace_url}",
+        # The go-install Jaeger serves a placeholder UI; its query API is complete.
+        f"  as JSON:         {outcome.jaeger_ui}/api/traces/{outcome.trace_id}",
         f"  across {', '.join(outcome.trace_services)}:",
         waterfall(trace),
         f"k6 HTML report:    {outcome.report_html}",
