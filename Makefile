@@ -27,7 +27,8 @@ unit: bootstrap
 demo: bootstrap
 	$(VENV)/python -m scripts.showcase $(ARGS)
 
-## The k6 swarm load test against a local core + agents. PROFILE=smoke|ci|full (default ci).
+## The k6 swarm load test against a local core + agents. PROFILE=smoke|ci|full (default ci);
+## the summary JSON and HTML report land in the printed out dir.
 load: bootstrap
 	$(VENV)/python -m scripts.load --profile $(or $(PROFILE),ci)
 

@@ -71,14 +71,6 @@ def target_from_environment(base_url: str) -> Target:
     return Target.from_role_keys(base_url, keys)
 
 
-def process_cpu_seconds(pid: int) -> float:
-    """User + system CPU time a live process has used so far (Linux /proc/<pid>/stat)."""
-    # The command name may hold spaces: split after its closing parenthesis, where the
-    # state is field 3, so utime (field 14) and stime (field 15) land at 11 and 12.
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
 def waited_children_cpu_seconds() -> float:
     usage = resource.getrusage(resource.RUSAGE_CHILDREN)
     return usage.ru_utime + usage.ru_stime
@@ -97,13 +89,12 @@ def run_against_local_stack(out_dir: Path, profile: str, agents: int) -> K6Run:
         AgentPool(core.base_url, core.keys["registrar"], out_dir / "agents", count=agents),
     ):
         print(f"hypercode-core at {core.base_url} with {agents} coder agents, logs in {out_dir}")
-        assert core.pid is not None  # started by the with statement
-        core_before, k6_before = process_cpu_seconds(core.pid), waited_children_cpu_seconds()
+        core_before, k6_before = core.cpu_seconds(), waited_children_cpu_seconds()
         target = Target.from_role_keys(core.base_url, core.keys)
         run = run_swarm_load_test(target, out_dir, profile=profile, capture_output=False)
         report_cpu(
             run,
-            process_cpu_seconds(core.pid) - core_before,
+            core.cpu_seconds() - core_before,
             waited_children_cpu_seconds() - k6_before,
         )
         return run

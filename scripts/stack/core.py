@@ -99,6 +99,14 @@ class CoreProcess:
         self.stop()
         self.start()
 
+    def cpu_seconds(self) -> float:
+        """User + system CPU time the running core has used so far (Linux /proc)."""
+        assert self._process is not None, "the core is not running"
+        # The command name may hold spaces: split after its closing parenthesis, where the
+        # state is field 3, so utime (field 14) and stime (field 15) land at 11 and 12.
+        fields = Path(f"/proc/{self._process.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
     @property
     def pid(self) -> int | None:
         return None if self._process is None else self._process.pid

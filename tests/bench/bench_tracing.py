@@ -14,7 +14,6 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import os
 import statistics
 import sys
 import tempfile
@@ -65,12 +64,6 @@ def configs(jaeger: JaegerProcess, ratio: float | None) -> list[Config]:
     return chosen
 
 
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU time of a process so far (Linux /proc)."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
 def run_once(
     config: Config, round_: int, profile: str, jaeger: JaegerProcess, workdir: Path
 ) -> RunResult:
@@ -79,12 +72,11 @@ def run_once(
     # A service name of its own per run, so "spans reached Jaeger" is checked per run.
     service = f"{CORE_SERVICE}-{run_name}"
     with CoreProcess(run_dir / "core", env={**config.env, "OTEL_SERVICE_NAME": service}) as core:
-        assert core.pid is not None
-        cpu_before = cpu_seconds(core.pid)
+        cpu_before = core.cpu_seconds()
         run = run_swarm_load_test(
             Target.from_role_keys(core.base_url, core.keys), run_dir / "k6", profile=profile
         )
-        cpu_used = cpu_seconds(core.pid) - cpu_before
+        cpu_used = core.cpu_seconds() - cpu_before
     if run.summary is None:
         raise RuntimeError(f"k6 wrote no summary; see {run.log_path}")
     summary = run.summary
