@@ -10,7 +10,6 @@ Decisions (gate, rollback, scanner verdicts) are plain functions in decisions.py
 import asyncio
 import dataclasses
 import time
-from collections.abc import Callable
 from typing import Annotated, Any
 
 import dagger
@@ -167,18 +166,16 @@ class SwarmPipeline:
             .as_service(use_entrypoint=True)
         )
         core = (
-            self._core_image()
+            (await _traced(self._core_image(), "hypercode-core", jaeger))
             .with_secret_variable("HYPERCODE_API_KEYS", api_keys)
-            .with_(_traced("hypercode-core", jaeger))
             .with_exposed_port(CORE_PORT)
             .as_service(use_entrypoint=True)
         )
         agent = (
-            self._agent_image()
+            (await _traced(self._agent_image(), "coder-agent", jaeger))
             .with_env_variable("HYPERCODE_URL", f"http://core:{CORE_PORT}")
             .with_secret_variable("HYPERCODE_REGISTRAR_KEY", role_keys["registrar"])
             .with_service_binding("core", core)
-            .with_(_traced("coder-agent", jaeger))
             # The task sandbox (bubblewrap) needs namespaces. Inside the engine a non-root
             # user may not create them, and with extra capabilities bwrap refuses to run
             # unless setuid (both measured); as root it uses no user namespace and drops each
@@ -469,19 +466,27 @@ def _secret(role: str, keys: dict[str, str]) -> dagger.Secret:
     return dag.set_secret(f"staging-{role}-key-{time.time_ns()}", keys[role])
 
 
-def _traced(
-    service_name: str, jaeger: dagger.Service
-) -> Callable[[dagger.Container], dagger.Container]:
-    """Export the container's traces to the Jaeger service by OTLP/gRPC."""
+async def _traced(
+    image: dagger.Container, service_name: str, jaeger: dagger.Service
+) -> dagger.Container:
+    """Send the image's traces to the Jaeger service by OTLP/gRPC.
 
-    def wire(container: dagger.Container) -> dagger.Container:
-        return (
-            container.with_service_binding("jaeger", jaeger)
-            .with_env_variable("OTEL_SERVICE_NAME", service_name)
-            .with_env_variable("OTEL_EXPORTER_OTLP_ENDPOINT", f"http://jaeger:{OTLP_GRPC_PORT}")
-        )
-
-    return wire
+    Dagger sets OTEL_EXPORTER_OTLP_* in every container to its own collector, over any value
+    given with with_env_variable (measured), so `env` sets them again in front of the
+    image's entrypoint.
+    """
+    jaeger_otlp = f"http://jaeger:{OTLP_GRPC_PORT}"
+    settings = [
+        f"OTEL_SERVICE_NAME={service_name}",
+        f"OTEL_EXPORTER_OTLP_ENDPOINT={jaeger_otlp}",
+        f"OTEL_EXPORTER_OTLP_TRACES_ENDPOINT={jaeger_otlp}",
+        "OTEL_EXPORTER_OTLP_PROTOCOL=grpc",
+        "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL=grpc",
+    ]
+    entrypoint = await image.entrypoint()
+    return image.with_service_binding("jaeger", jaeger).with_entrypoint(
+        ["env", *settings, *entrypoint]
+    )
 
 
 def _fresh_run(container: dagger.Container) -> dagger.Container:
