@@ -11,8 +11,8 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from types import TracebackType
-from typing import Self
+
+from scripts.stack.service import Service
 
 ROOT = Path(__file__).resolve().parents[2]
 PR_SET_PDEATHSIG = 1
@@ -25,7 +25,7 @@ def _terminate_with_parent() -> None:
     libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
 
 
-class AgentProcess:
+class AgentProcess(Service):
     """One agent process; with concurrency N it registers N agents (one per task slot)."""
 
     def __init__(
@@ -126,17 +126,8 @@ class AgentProcess:
         except subprocess.TimeoutExpired:
             self.kill()
 
-    def __enter__(self) -> Self:
-        self.start()
-        return self
 
-    def __exit__(
-        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.stop()
-
-
-class AgentPool:
+class AgentPool(Service):
     """N agent processes started together."""
 
     def __init__(
@@ -181,16 +172,3 @@ class AgentPool:
             if agent_id in agent.agent_ids:
                 return agent
         raise KeyError(agent_id)
-
-    def __enter__(self) -> Self:
-        try:
-            self.start()
-        except BaseException:
-            self.stop()
-            raise
-        return self
-
-    def __exit__(
-        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.stop()

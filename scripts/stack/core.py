@@ -4,43 +4,17 @@ import json
 import os
 import secrets
 import signal
-import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
-from types import TracebackType
-from typing import Self
 
-import httpx
+from scripts.stack.service import Service, free_port, wait_until_ready
 
 ROOT = Path(__file__).resolve().parents[2]
 ROLES = ("client", "registrar", "admin")
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-def wait_until_ready(url: str, process: subprocess.Popen[bytes] | None, timeout: float) -> None:
-    """Poll url until it answers 200; fail early if the process died."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process is not None and process.poll() is not None:
-            raise RuntimeError(f"process exited with {process.returncode} before {url} was ready")
-        try:
-            if httpx.get(url, timeout=1).status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
-        time.sleep(0.1)
-    raise TimeoutError(f"{url} not ready after {timeout}s")
-
-
-class CoreProcess:
+class CoreProcess(Service):
     """hypercode-core in its own process, one key per role, SQLite in workdir unless told."""
 
     def __init__(
@@ -120,12 +94,3 @@ class CoreProcess:
         except subprocess.TimeoutExpired:
             self._process.kill()
             self._process.wait()
-
-    def __enter__(self) -> Self:
-        self.start()
-        return self
-
-    def __exit__(
-        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.stop()

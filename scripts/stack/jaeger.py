@@ -14,7 +14,6 @@ import argparse
 import logging
 import os
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -22,10 +21,11 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from types import TracebackType
 from typing import IO, Any
 
 import httpx
+
+from scripts.stack.service import Service, free_port
 
 logger = logging.getLogger(__name__)
 
@@ -51,14 +51,6 @@ def install_jaeger() -> Path:
             "and the Go module proxy"
         ) from exc
     return Path(done.stdout.strip().splitlines()[-1])
-
-
-def free_port() -> int:
-    """A port that was free a moment ago (the usual small race is accepted for tests)."""
-    with socket.socket() as sock:
-        sock.bind((LISTEN_HOST, 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 @dataclass(frozen=True)
@@ -186,7 +178,7 @@ class JaegerQuery:
         return trace
 
 
-class JaegerProcess:
+class JaegerProcess(Service):
     """A Jaeger all-in-one process on localhost; a context manager."""
 
     def __init__(
@@ -304,17 +296,6 @@ class JaegerProcess:
             self._log.close()
             self._log = None
 
-    def __enter__(self) -> JaegerProcess:
-        self.start()
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
         self.query.close()
 
 

@@ -10,13 +10,11 @@ import time
 import uuid
 from collections.abc import Callable
 from pathlib import Path
-from types import TracebackType
-from typing import Self
 
 import psycopg
 from psycopg import sql
 
-from scripts.stack.core import free_port
+from scripts.stack.service import Service, free_port
 
 _BIN_GLOB = "/usr/lib/postgresql/*/bin"
 
@@ -44,7 +42,7 @@ def _demote_to(user: str) -> Callable[[], None] | None:
     return demote
 
 
-class PostgresProcess:
+class PostgresProcess(Service):
     """initdb into a temporary directory, serve on a free loopback port, remove on exit."""
 
     def __init__(self, user: str = "postgres") -> None:
@@ -114,12 +112,3 @@ class PostgresProcess:
             self._process.terminate()
             self._process.wait(timeout=30)
         shutil.rmtree(self._dir, ignore_errors=True)
-
-    def __enter__(self) -> Self:
-        self.start()
-        return self
-
-    def __exit__(
-        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.stop()

@@ -9,7 +9,8 @@ import pytest
 
 from agents.coder.sandbox import RunResult
 from scripts.stack.agents import AgentPool, AgentProcess
-from scripts.stack.core import CoreProcess, free_port
+from scripts.stack.core import CoreProcess
+from scripts.stack.service import free_port
 from tests.agents.hostile import HOSTILE, TIMEOUT_S, network_case
 from tests.conftest import Api, CoreFactory
 

@@ -18,8 +18,9 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from scripts.stack.core import ROOT, CoreProcess, free_port, wait_until_ready
+from scripts.stack.core import ROOT, CoreProcess
 from scripts.stack.k6 import Target, k6_binary, load_profiles, run_swarm_load_test
+from scripts.stack.service import free_port, wait_until_ready
 
 log = logging.getLogger(__name__)
 HELLO_SCRIPT = Path(__file__).with_name("hello.js")

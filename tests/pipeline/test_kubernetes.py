@@ -14,7 +14,7 @@ import httpx
 import pytest
 from swarm_pipeline.manifests import image_overlay, release_refs
 
-from scripts.stack.core import free_port, wait_until_ready
+from scripts.stack.service import free_port, wait_until_ready
 
 from .tools import PIPELINE_SRC, ROOT, VENV_BIN, run
 

@@ -16,7 +16,8 @@ import httpx
 import pytest
 
 from scripts.stack.core import CoreProcess
-from scripts.stack.jaeger import LISTEN_HOST, JaegerProcess, free_port
+from scripts.stack.jaeger import LISTEN_HOST, JaegerProcess
+from scripts.stack.service import free_port
 
 SLA_P95_S = 0.5
 CONCURRENCY = 8
