@@ -117,12 +117,17 @@ class SwarmPipeline:
         )
 
     @function
-    async def test(self) -> str:
+    async def test(
+        self,
+        markers: Annotated[
+            str, Doc("pytest -m expression that selects the tier")
+        ] = "not postgres and not slow and not dagger",
+    ) -> str:
         """Run the unit tier of the test suite (no PostgreSQL, slow or nested-Dagger tests)."""
         return await (
             self._tools()
             .with_exec(
-                ["python", "-m", "pytest", "-m", "not postgres and not slow and not dagger", "-q"],
+                ["python", "-m", "pytest", "-m", markers, "-q"],
                 # The agent's sandbox tests create namespaces and mount /proc.
                 insecure_root_capabilities=True,
             )
