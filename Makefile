@@ -3,14 +3,15 @@
 VENV := .venv/bin
 PYTEST_ARGS ?=
 
-.PHONY: bootstrap test lint typecheck unit demo load jaeger monitoring bench
+.PHONY: bootstrap test lint typecheck unit demo load jaeger monitoring bench dagger-up test-dagger pipeline
 
 bootstrap:
 	@scripts/bootstrap.sh
 
-## The test suite: static checks, then every test tier against real processes.
+## The test suite: static checks, then every test tier against real processes. The Dagger
+## engine tests need an engine that cannot be built from the registries: `make test-dagger`.
 test: bootstrap lint typecheck
-	$(VENV)/pytest -q $(PYTEST_ARGS) tests
+	$(VENV)/pytest -q -m "not dagger" $(PYTEST_ARGS) tests
 
 lint:
 	$(VENV)/ruff check .
@@ -45,3 +46,13 @@ bench: bootstrap
 	$(VENV)/python -m tests.bench.bench_core --rounds 3 --profile ci
 	$(VENV)/python -m tests.bench.bench_agent --agents 1 2 4 --tasks 100
 	$(VENV)/python -m tests.bench.bench_tracing --rounds 5 --profile ci --sampled-ratio 0.1
+
+## Dagger: an offline engine (docs/dagger-offline.md), its own tests, and the pipeline.
+dagger-up:
+	scripts/dagger-offline.sh up
+
+test-dagger: bootstrap
+	. ~/.cache/swarm/dagger/env.sh && $(VENV)/pytest -q -m dagger tests/dagger
+
+pipeline:
+	dagger call ci

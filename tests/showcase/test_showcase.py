@@ -8,9 +8,12 @@ import time
 from pathlib import Path
 
 import httpx
+import pytest
 
 from scripts.stack.core import ROOT
 from scripts.stack.jaeger import JaegerQuery
+
+pytestmark = pytest.mark.jaeger
 
 
 def wait_for_file(pattern: str, under: Path, process: subprocess.Popen[bytes]) -> Path:

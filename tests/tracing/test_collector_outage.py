@@ -94,6 +94,7 @@ def test_silent_collector(tmp_path: Path) -> None:
 
 
 @pytest.mark.slow
+@pytest.mark.jaeger
 def test_jaeger_killed_under_load(tmp_path: Path) -> None:
     with (
         JaegerProcess(tmp_path / "jaeger") as jaeger,

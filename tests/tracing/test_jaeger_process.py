@@ -9,6 +9,8 @@ from opentelemetry.sdk.trace import TracerProvider
 from scripts.stack.jaeger import JaegerError, JaegerPorts, JaegerProcess, Span, Trace, waterfall
 from tests.tracing.conftest import CLIENT_SERVICE
 
+pytestmark = pytest.mark.jaeger
+
 
 def test_span_sent_over_otlp_is_read_back_with_its_parent(
     jaeger: JaegerProcess, client_tracing: TracerProvider

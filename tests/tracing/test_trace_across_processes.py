@@ -26,7 +26,7 @@ TOOLS = "coder-tools"
 SUBMIT_ROUTE = "POST /api/v1/execution/execute"
 RESULT_ROUTE = "POST /api/v1/execution/{task_id}/result"
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.jaeger]
 
 
 @pytest.fixture

@@ -121,9 +121,9 @@ class SwarmPipeline:
         self,
         markers: Annotated[
             str, Doc("pytest -m expression that selects the tier")
-        ] = "not postgres and not slow and not dagger",
+        ] = "not postgres and not slow and not dagger and not jaeger",
     ) -> str:
-        """Run the unit tier of the test suite (no PostgreSQL, slow or nested-Dagger tests)."""
+        """Run the unit tier of the test suite (no PostgreSQL, Jaeger, slow or Dagger tests)."""
         return await (
             self._tools()
             .with_exec(

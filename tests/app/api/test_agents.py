@@ -3,6 +3,8 @@ import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
+import pytest
+
 from scripts.stack.postgres import PostgresProcess
 from tests.conftest import Api, CoreFactory
 
@@ -104,6 +106,7 @@ def test_task_fails_with_reason_after_max_attempts(start_core: CoreFactory) -> N
     api.close()
 
 
+@pytest.mark.postgres
 def test_replicas_on_one_postgres_never_share_a_task(
     start_core: CoreFactory, postgres: PostgresProcess
 ) -> None:
