@@ -89,7 +89,8 @@ class Store(ABC):
         async with self.statement() as db:
             row = await db.fetchone(
                 f"INSERT INTO tasks ({cols}) VALUES ({values}) "  # noqa: S608 (columns are ours)
-                "ON CONFLICT (idempotency_key) DO NOTHING RETURNING *",
+                "ON CONFLICT (idempotency_key) WHERE idempotency_key IS NOT NULL "
+                "DO NOTHING RETURNING *",
                 task,
             )
             if row is not None:

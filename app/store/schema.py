@@ -20,7 +20,7 @@ CREATE TABLE IF NOT EXISTS tasks (
   output_truncated BOOLEAN NOT NULL DEFAULT FALSE,
   error TEXT,
   traceparent TEXT,
-  idempotency_key TEXT UNIQUE,
+  idempotency_key TEXT,
   request_hash TEXT,
   submitted_by TEXT NOT NULL,
   created_at {real} NOT NULL,
@@ -28,6 +28,9 @@ CREATE TABLE IF NOT EXISTS tasks (
   started_at {real},
   finished_at {real}
 );
+-- Partial: most tasks carry no key, and they need no entry in this index.
+CREATE UNIQUE INDEX IF NOT EXISTS tasks_idempotency ON tasks (idempotency_key)
+  WHERE idempotency_key IS NOT NULL;
 CREATE INDEX IF NOT EXISTS tasks_queue ON tasks (status, priority DESC, seq);
 CREATE INDEX IF NOT EXISTS tasks_agent ON tasks (agent_id) WHERE agent_id IS NOT NULL;
 CREATE INDEX IF NOT EXISTS tasks_lease_expiry ON tasks (lease_expires_at)

@@ -53,7 +53,14 @@ class SqliteStore(Store):
         self._conn.row_factory = _dict_row
         # WAL + NORMAL: a commit survives a crash of the process (not of the OS) without an
         # fsync per request; busy_timeout covers a second process on the same file.
-        for pragma in ("journal_mode=WAL", "synchronous=NORMAL", "busy_timeout=5000"):
+        # A 64 MiB page cache keeps the queue's indexes in memory as the table grows.
+        pragmas = (
+            "journal_mode=WAL",
+            "synchronous=NORMAL",
+            "busy_timeout=5000",
+            "cache_size=-65536",
+        )
+        for pragma in pragmas:
             self._conn.execute(f"PRAGMA {pragma}")
         self._executor = _SqliteExecutor(self._conn)
 
