@@ -4,7 +4,7 @@
 - OTEL_SERVICE_NAME (default hypercode-core), OTEL_RESOURCE_ATTRIBUTES.
 - OTEL_TRACES_SAMPLER / OTEL_TRACES_SAMPLER_ARG (default parentbased_always_on).
   parentbased_traceidratio keeps every trace a caller chose to sample and only a share of
-  the new ones: the setting for heavy load (docs/benchmarks/tracing.md).
+  the new ones: the setting for heavy load (docs/benchmarks.md).
 - OTEL_EXPORTER_OTLP_* and OTEL_BSP_*, read by the exporter and the batch processor.
 
 The app factory builds the provider with `tracer_provider()` and hands
