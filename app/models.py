@@ -17,9 +17,6 @@ class TaskStatus(StrEnum):
     cancelled = "cancelled"
 
 
-FINAL_STATUSES = frozenset({TaskStatus.succeeded, TaskStatus.failed, TaskStatus.cancelled})
-
-
 def _relative_path(path: str) -> str:
     parts = PurePosixPath(path).parts
     if not parts or path.startswith("/") or ".." in parts or "\x00" in path:

@@ -3,7 +3,7 @@
 from enum import StrEnum
 from pathlib import Path
 
-from pydantic import BaseModel, Field, SecretStr, computed_field, model_validator
+from pydantic import BaseModel, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -42,15 +42,9 @@ class Settings(BaseSettings):
 
     max_request_bytes: int = Field(default=1_048_576, ge=1024)
     max_output_bytes: int = Field(default=65_536, ge=1024)
-    max_page_size: int = Field(default=200, ge=1, le=1000)
 
     # Adds latency to every /api/v1 request so tests can prove the k6 SLAs can fail.
     test_latency_ms: float = Field(default=0.0, ge=0)
-
-    @computed_field  # type: ignore[prop-decorator]
-    @property
-    def is_postgres(self) -> bool:
-        return self.database_url.startswith(("postgres://", "postgresql://"))
 
     @model_validator(mode="after")
     def check_safety(self) -> "Settings":
