@@ -9,7 +9,7 @@ from fastapi import Depends, HTTPException, Path, Request, status
 from opentelemetry.sdk.trace import TracerProvider
 
 from app.core.config import Role, Settings
-from app.core.security import AGENT_TOKEN_PREFIX, Caller, KeyRing, digest
+from app.core.security import AGENT_TOKEN_PREFIX, AgentIdentity, Caller, KeyRing, digest
 from app.services.queue import QueueSignal
 from app.store import Store
 
@@ -82,28 +82,28 @@ Admin = Annotated[Caller, Depends(require(Role.admin))]
 Registrar = Annotated[Caller, Depends(require(Role.registrar))]
 
 
-async def any_agent(caller: CallerDep) -> Caller:
-    if caller.agent_id is None:
+async def any_agent(caller: CallerDep) -> AgentIdentity:
+    if caller.agent is None:
         raise HTTPException(status.HTTP_403_FORBIDDEN, "this route needs an agent token")
-    return caller
+    return caller.agent
 
 
-AgentCaller = Annotated[Caller, Depends(any_agent)]
+AgentCaller = Annotated[AgentIdentity, Depends(any_agent)]
 TaskId = Annotated[uuid.UUID, Path(description="the task's id (a UUID)")]
 AgentId = Annotated[uuid.UUID, Path(description="the agent's id (a UUID)")]
 
 
-async def same_agent(agent_id: AgentId, caller: AgentCaller) -> Caller:
-    if caller.agent_id != str(agent_id):
+async def same_agent(agent_id: AgentId, agent: AgentCaller) -> AgentIdentity:
+    if agent.id != str(agent_id):
         raise HTTPException(status.HTTP_403_FORBIDDEN, "an agent token acts only for its own agent")
-    return caller
+    return agent
 
 
-AgentSelf = Annotated[Caller, Depends(same_agent)]
+AgentSelf = Annotated[AgentIdentity, Depends(same_agent)]
 
 
 async def admin_or_same_agent(agent_id: AgentId, caller: CallerDep) -> Caller:
-    if Role.admin in caller.roles or caller.agent_id == str(agent_id):
+    if Role.admin in caller.roles or (caller.agent and caller.agent.id == str(agent_id)):
         return caller
     raise HTTPException(
         status.HTTP_403_FORBIDDEN, "only an admin key or the agent's own token may remove an agent"

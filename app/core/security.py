@@ -8,7 +8,7 @@ from typing import Any
 
 from app.core.config import ApiKey, Role
 
-AGENT_TOKEN_PREFIX = "hca_"  # noqa: S105 (a marker, not a secret)
+AGENT_TOKEN_PREFIX = "hca_"  # noqa: S105 # nosec B105 (a marker, not a secret)
 
 
 def digest(secret: str) -> str:
@@ -20,22 +20,25 @@ def new_agent_token() -> str:
 
 
 @dataclass(frozen=True)
+class AgentIdentity:
+    """A registered agent, known by its own token."""
+
+    id: str
+    capabilities: tuple[str, ...]
+
+
+@dataclass(frozen=True)
 class Caller:
-    """Who is calling: a configured key (with roles) or a registered agent (agent_id set)."""
+    """Who is calling: a configured key (with roles) or a registered agent (agent set)."""
 
     name: str
     roles: frozenset[Role]
-    agent_id: str | None = None
-    agent_capabilities: tuple[str, ...] = ()
+    agent: AgentIdentity | None = None
 
     @classmethod
     def for_agent(cls, agent: dict[str, Any]) -> "Caller":
-        return cls(
-            name=f"agent {agent['name']}",
-            roles=frozenset(),
-            agent_id=agent["id"],
-            agent_capabilities=tuple(json.loads(agent["capabilities"])),
-        )
+        identity = AgentIdentity(agent["id"], tuple(json.loads(agent["capabilities"])))
+        return cls(name=f"agent {agent['name']}", roles=frozenset(), agent=identity)
 
 
 class KeyRing:

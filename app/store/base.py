@@ -88,7 +88,7 @@ class Store(ABC):
         # Tasks are never deleted, so a conflicting row stays there for the SELECT.
         async with self.statement() as db:
             row = await db.fetchone(
-                f"INSERT INTO tasks ({cols}) VALUES ({values}) "  # noqa: S608 (columns are ours)
+                f"INSERT INTO tasks ({cols}) VALUES ({values}) "  # noqa: S608 # nosec B608 (our columns)
                 "ON CONFLICT (idempotency_key) WHERE idempotency_key IS NOT NULL "
                 "DO NOTHING RETURNING *",
                 task,
@@ -142,8 +142,8 @@ class Store(ABC):
         """Lease the most urgent queued task this agent can do, or None."""
         async with self.statement() as db:
             # The dialect fragments are constants of ours, never input.
-            return await db.fetchone(  # nosec B608
-                "UPDATE tasks SET status = 'leased', agent_id = :agent, lease_id = :lease, "  # noqa: S608
+            return await db.fetchone(
+                "UPDATE tasks SET status = 'leased', agent_id = :agent, lease_id = :lease, "  # noqa: S608 # nosec B608
                 "lease_expires_at = :expires, attempts = attempts + 1, updated_at = :now "
                 "WHERE id = (SELECT id FROM tasks WHERE status = 'queued' AND "
                 f"{self.dialect.caps_match} ORDER BY priority DESC, seq LIMIT 1 "
@@ -201,7 +201,8 @@ class Store(ABC):
                 ":now, :now) RETURNING *",
                 agent,
             )
-        assert row is not None  # INSERT … RETURNING always yields the row
+        if row is None:  # INSERT … RETURNING yields the row, or raises
+            raise RuntimeError("agent insert returned no row")
         return row
 
     async def agent_by_token(self, token_hash: str) -> Row | None:

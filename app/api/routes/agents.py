@@ -1,6 +1,7 @@
 import json
 import time
 import uuid
+from datetime import UTC, datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Body, HTTPException, Query, Response, status
@@ -15,7 +16,6 @@ from app.models import (
     HeartbeatAck,
     Lease,
     LeaseRequest,
-    from_epoch,
 )
 from app.services.queue import lease_next
 from app.services.tasks import agent_public, task_public
@@ -72,7 +72,7 @@ async def lease_task(
         services.store,
         services.signal,
         str(agent_id),
-        list(agent.agent_capabilities),
+        list(agent.capabilities),
         wait_s=min((request or LeaseRequest()).wait_s, settings.max_lease_wait_s),
         ttl=settings.lease_ttl_s,
         poll_interval=settings.lease_poll_interval_s,
@@ -87,12 +87,10 @@ async def lease_task(
         **{"task.id": row["id"], "agent.id": str(agent_id), "task.attempt": row["attempts"]},
     ):
         pass
-    expires = from_epoch(row["lease_expires_at"])
-    assert expires is not None  # a leased row always has its expiry
     return Lease(
         task=task_public(row),
         lease_id=row["lease_id"],
-        lease_expires_at=expires,
+        lease_expires_at=datetime.fromtimestamp(row["lease_expires_at"], UTC),
         traceparent=row["traceparent"],
     )
 

@@ -150,8 +150,7 @@ async def start_task(
     task_id: TaskId, proof: LeaseProof, agent: AgentCaller, services: ServicesDep
 ) -> TaskPublic:
     """The lease holder says it began the work."""
-    assert agent.agent_id is not None  # AgentCaller guarantees it
-    row = await services.store.start_task(str(task_id), agent.agent_id, proof.lease_id, time.time())
+    row = await services.store.start_task(str(task_id), agent.id, proof.lease_id, time.time())
     return await _fenced(services, task_id, row)
 
 
@@ -160,9 +159,8 @@ async def report_result(
     task_id: TaskId, report: ResultReport, agent: AgentCaller, services: ServicesDep
 ) -> TaskPublic:
     """Only the holder of the current lease may report; any other report gets 409."""
-    assert agent.agent_id is not None  # AgentCaller guarantees it
     outcome = outcome_row(report, services.settings.max_output_bytes)
     row = await services.store.finish_task(
-        str(task_id), agent.agent_id, report.lease_id, outcome, time.time()
+        str(task_id), agent.id, report.lease_id, outcome, time.time()
     )
     return await _fenced(services, task_id, row)
