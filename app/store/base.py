@@ -81,7 +81,7 @@ class Store(ABC):
 
     # -- tasks ---------------------------------------------------------------------------
 
-    async def create_task(self, task: Row, request_hash: str | None) -> tuple[Row, bool]:
+    async def create_task(self, task: Row) -> tuple[Row, bool]:
         """Insert a task; with an idempotency key, return the earlier task instead of a twin."""
         cols = ", ".join(task)
         values = ", ".join(f":{c}" for c in task)
@@ -99,7 +99,7 @@ class Store(ABC):
                 "SELECT * FROM tasks WHERE idempotency_key = :key",
                 {"key": task["idempotency_key"]},
             )
-        if earlier is None or earlier["request_hash"] != request_hash:
+        if earlier is None or earlier["request_hash"] != task["request_hash"]:
             raise IdempotencyConflict
         return earlier, False
 

@@ -16,7 +16,7 @@ from app.models import (
     TaskStats,
     TaskStatus,
 )
-from app.services.tasks import new_task_row, outcome_row, request_hash, task_public
+from app.services.tasks import new_task_row, outcome_row, task_public
 from app.store import IdempotencyConflict, TaskNotFinalizable
 from app.store.base import Row
 
@@ -71,9 +71,7 @@ async def submit_task(
     traceparent = current_traceparent(request.headers.get("traceparent"))
     row = new_task_row(body, caller.name, idempotency_key, traceparent)
     try:
-        stored, created = await services.store.create_task(
-            row, request_hash(body) if idempotency_key else None
-        )
+        stored, created = await services.store.create_task(row)
     except IdempotencyConflict:
         raise HTTPException(
             status.HTTP_422_UNPROCESSABLE_CONTENT,
