@@ -10,15 +10,17 @@ from fastapi import FastAPI, Request, Response
 from pydantic import SecretStr
 
 from app.api.deps import Services
+from app.api.errors import install_error_handlers
 from app.api.main import api_router
 from app.api.routes import health
-from app.core.config import ApiKey, Role, Settings
+from app.core.config import Settings
 from app.core.limits import BodySizeLimit
 from app.core.security import KeyRing
 from app.core.telemetry import fastapi_telemetry, tracer_provider
 from app.services.queue import QueueSignal
 from app.services.reaper import reap_forever
 from app.store import open_store
+from contract.keys import ApiKey, Role
 
 log = logging.getLogger("hypercode")
 
@@ -60,6 +62,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=lifespan,
         telemetry=fastapi_telemetry(provider),
     )
+    install_error_handlers(app)
     app.include_router(api_router)
     app.include_router(health.router)
     if settings.test_latency_ms:

@@ -8,10 +8,11 @@ from typing import Annotated
 from fastapi import Depends, HTTPException, Path, Request, status
 from opentelemetry.sdk.trace import TracerProvider
 
-from app.core.config import Role, Settings
+from app.core.config import Settings
 from app.core.security import AGENT_TOKEN_PREFIX, AgentIdentity, Caller, KeyRing, digest
 from app.services.queue import QueueSignal
 from app.store import Store
+from contract.keys import Role
 
 
 @dataclass

@@ -1,28 +1,15 @@
 """Settings of hypercode-core, read from HYPERCODE_* environment variables."""
 
-from enum import StrEnum
 from pathlib import Path
 
-from pydantic import BaseModel, Field, SecretStr, model_validator
+from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from contract.keys import ApiKey
 
 
 def _default_db_path() -> Path:
     return Path.home() / ".local" / "share" / "hypercode" / "hypercode.db"
-
-
-class Role(StrEnum):
-    client = "client"  # submits and reads tasks
-    registrar = "registrar"  # registers agents (each then gets its own token)
-    admin = "admin"  # kills agents, cancels tasks, reads everything
-
-
-class ApiKey(BaseModel):
-    """One configured key: the secret is only held in memory, as given by the environment."""
-
-    name: str = Field(min_length=1, max_length=64)
-    key: SecretStr = Field(min_length=16)
-    roles: list[Role] = Field(min_length=1)
 
 
 class Settings(BaseSettings):

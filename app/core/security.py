@@ -1,12 +1,11 @@
 """API keys and agent tokens: only their SHA-256 digests are compared or stored."""
 
 import hashlib
-import json
 import secrets
 from dataclasses import dataclass
-from typing import Any
 
-from app.core.config import ApiKey, Role
+from app.store.rows import AgentRow
+from contract.keys import ApiKey, Role
 
 AGENT_TOKEN_PREFIX = "hca_"  # noqa: S105 # nosec B105 (a marker, not a secret)
 
@@ -35,10 +34,15 @@ class Caller:
     roles: frozenset[Role]
     agent: AgentIdentity | None = None
 
+    @property
+    def tasks_of(self) -> str | None:
+        """Whose tasks this caller may read: everyone's (None) for an admin, else its own."""
+        return None if Role.admin in self.roles else self.name
+
     @classmethod
-    def for_agent(cls, agent: dict[str, Any]) -> "Caller":
-        identity = AgentIdentity(agent["id"], tuple(json.loads(agent["capabilities"])))
-        return cls(name=f"agent {agent['name']}", roles=frozenset(), agent=identity)
+    def for_agent(cls, agent: AgentRow) -> "Caller":
+        identity = AgentIdentity(agent.id, tuple(agent.capabilities))
+        return cls(name=f"agent {agent.name}", roles=frozenset(), agent=identity)
 
 
 class KeyRing:

@@ -6,6 +6,8 @@
   parentbased_traceidratio keeps every trace a caller chose to sample and only a share of
   the new ones: the setting for heavy load (docs/benchmarks.md).
 - OTEL_EXPORTER_OTLP_* and OTEL_BSP_*, read by the exporter and the batch processor.
+- OTEL_PROPAGATORS (default tracecontext,baggage): how a caller's trace context is read,
+  with tracing on or off; a task keeps it in W3C form for its agent.
 
 The app factory builds the provider with `tracer_provider()` and hands
 `fastapi_telemetry(provider)` to `FastAPI(telemetry=...)`: FastAPI's own telemetry makes one
@@ -17,12 +19,12 @@ SHUTDOWN_GRACE_S, not more.
 import os
 import random
 import threading
-from collections.abc import Callable, Iterator, MutableMapping
+from collections.abc import Callable, Iterator, Mapping, MutableMapping
 from contextlib import contextmanager
 from typing import Any
 
 from fastapi.telemetry import TelemetryConfig
-from opentelemetry import trace
+from opentelemetry import propagate, trace
 from opentelemetry.sdk.resources import SERVICE_NAME, Resource
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor
@@ -122,22 +124,24 @@ def tracer(provider: TracerProvider | None) -> trace.Tracer:
     return (provider or trace.NoOpTracerProvider()).get_tracer(SERVICE)
 
 
-_propagator = TraceContextTextMapPropagator()
+# The form a task's trace context is stored and leased in (the wire field `traceparent`);
+# what callers send is read with the configured propagators (OTEL_PROPAGATORS).
+_STORED_FORM = TraceContextTextMapPropagator()
 
 
-def current_traceparent(incoming: str | None) -> str | None:
+def current_traceparent(headers: Mapping[str, str]) -> str | None:
     """The W3C traceparent to store with a task, so the agent that runs it joins this trace.
 
-    With tracing on, that is the current server span; with it off, the caller's own header
-    is passed on unchanged, so client and agent still share a trace.
+    With tracing on, that is the current server span; with it off, the caller's own context,
+    as the configured propagators read it from the headers, so client and agent still share
+    a trace.
     """
+    span = trace.get_current_span()
+    if not span.get_span_context().is_valid:
+        span = trace.get_current_span(propagate.extract(headers))
     carrier: dict[str, str] = {}
-    _propagator.inject(carrier)
-    if "traceparent" in carrier:
-        return carrier["traceparent"]
-    if incoming and _propagator.extract({"traceparent": incoming}) != {}:
-        return incoming
-    return None
+    _STORED_FORM.inject(carrier, context=trace.set_span_in_context(span))
+    return carrier.get("traceparent")
 
 
 @contextmanager
@@ -145,7 +149,7 @@ def task_span(
     provider: TracerProvider | None, name: str, traceparent: str | None, **attributes: str | int
 ) -> Iterator[None]:
     """A span in the task's own trace (the submitter's), linked to the current request."""
-    parent = _propagator.extract({"traceparent": traceparent}) if traceparent else None
+    parent = _STORED_FORM.extract({"traceparent": traceparent}) if traceparent else None
     links = [trace.Link(trace.get_current_span().get_span_context())]
     with tracer(provider).start_as_current_span(
         name, context=parent, kind=trace.SpanKind.CONSUMER, links=links, attributes=attributes

@@ -5,7 +5,8 @@ import time
 import uuid
 from contextlib import suppress
 
-from app.store.base import Row, Store
+from app.store.base import Store
+from app.store.rows import TaskRow
 
 
 class QueueSignal:
@@ -33,7 +34,7 @@ async def lease_next(
     wait_s: float,
     ttl: float,
     poll_interval: float,
-) -> Row | None:
+) -> TaskRow | None:
     """Claim a task for the agent, waiting up to wait_s for one to appear.
 
     Besides this process's signal, the store is re-checked every poll_interval: another

@@ -9,9 +9,10 @@ import re
 from abc import ABC, abstractmethod
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
-from typing import Any
 
-Row = dict[str, Any]
+from app.store.executor import Executor, Row
+from app.store.migrations import migrate
+from app.store.rows import AgentRow, NewAgent, NewTask, Outcome, TaskRow
 
 
 class IdempotencyConflict(Exception):
@@ -22,27 +23,19 @@ class TaskNotFinalizable(Exception):
     """The task is already in a final state."""
 
 
+def _task(row: Row | None) -> TaskRow | None:
+    return None if row is None else TaskRow.from_db(row)
+
+
 @dataclass(frozen=True)
 class Dialect:
     name: str
-    ddl: str
+    # Column types the migrations' `{serial}` and `{real}` stand for.
+    types: dict[str, str]
     # Is the task's required capability list a subset of :caps (a JSON array)?
     caps_match: str
     # Appended to the sub-select that picks the next task, so replicas never pick the same one.
     pick_lock: str
-
-
-class Executor(ABC):
-    """Runs one statement; named parameters are written :name in the SQL."""
-
-    @abstractmethod
-    async def fetchone(self, sql: str, params: Row) -> Row | None: ...
-
-    @abstractmethod
-    async def fetchall(self, sql: str, params: Row) -> list[Row]: ...
-
-    @abstractmethod
-    async def execute(self, sql: str, params: Row) -> int: ...
 
 
 # Hands live tasks back to the queue; the caller appends which ones (constant conditions only).
@@ -74,18 +67,19 @@ class Store(ABC):
         async with self.statement() as db:
             return await db.fetchone("SELECT 1 AS ok", {}) is not None
 
-    async def init_schema(self) -> None:
+    async def migrate(self) -> list[int]:
+        """Apply the schema migrations this database lacks (app/store/migrations.py)."""
         async with self.transaction() as db:
-            for statement in filter(str.strip, self.dialect.ddl.split(";")):
-                await db.execute(statement, {})
+            return await migrate(db, self.dialect.types)
 
     # -- tasks ---------------------------------------------------------------------------
 
-    async def create_task(self, task: Row) -> tuple[Row, bool]:
+    async def create_task(self, new: NewTask) -> tuple[TaskRow, bool]:
         """Insert a task; with an idempotency key, return the earlier task instead of a twin."""
+        task = new.params()
         cols = ", ".join(task)
         values = ", ".join(f":{c}" for c in task)
-        # Tasks are never deleted, so a conflicting row stays there for the SELECT.
+        # Should an admin delete the earlier task in between, the retry is refused, not run.
         async with self.statement() as db:
             row = await db.fetchone(
                 f"INSERT INTO tasks ({cols}) VALUES ({values}) "  # noqa: S608 # nosec B608 (our columns)
@@ -94,35 +88,51 @@ class Store(ABC):
                 task,
             )
             if row is not None:
-                return row, True
+                return TaskRow.from_db(row), True
             earlier = await db.fetchone(
                 "SELECT * FROM tasks WHERE idempotency_key = :key",
-                {"key": task["idempotency_key"]},
+                {"key": new.idempotency_key},
             )
-        if earlier is None or earlier["request_hash"] != task["request_hash"]:
+        if earlier is None or earlier["request_hash"] != new.request_hash:
             raise IdempotencyConflict
-        return earlier, False
+        return TaskRow.from_db(earlier), False
 
-    async def get_task(self, task_id: str) -> Row | None:
+    async def get_task(self, task_id: str) -> TaskRow | None:
         async with self.statement() as db:
-            return await db.fetchone("SELECT * FROM tasks WHERE id = :id", {"id": task_id})
+            return _task(await db.fetchone("SELECT * FROM tasks WHERE id = :id", {"id": task_id}))
 
-    async def list_tasks(self, status: str | None, before_seq: int | None, limit: int) -> list[Row]:
+    async def list_tasks(
+        self, status: str | None, before_seq: int | None, limit: int, submitted_by: str | None
+    ) -> list[TaskRow]:
+        """Newest first; only one submitter's when submitted_by is given."""
         async with self.statement() as db:
-            return await db.fetchall(
+            rows = await db.fetchall(
                 # Casts give PostgreSQL the parameter types it cannot infer from IS NULL.
                 "SELECT * FROM tasks WHERE (CAST(:status AS TEXT) IS NULL OR status = :status) "
                 "AND (CAST(:before AS BIGINT) IS NULL OR seq < :before) "
+                "AND (CAST(:submitter AS TEXT) IS NULL OR submitted_by = :submitter) "
                 "ORDER BY seq DESC LIMIT :limit",
-                {"status": status, "before": before_seq, "limit": limit},
+                {"status": status, "before": before_seq, "limit": limit, "submitter": submitted_by},
             )
+        return [TaskRow.from_db(row) for row in rows]
 
-    async def count_by_status(self) -> dict[str, int]:
+    async def delete_task(self, task_id: str) -> bool:
+        """Remove a task for good, whatever its state; False when there was none."""
         async with self.statement() as db:
-            rows = await db.fetchall("SELECT status, COUNT(*) AS n FROM tasks GROUP BY status", {})
+            return await db.execute("DELETE FROM tasks WHERE id = :id", {"id": task_id}) == 1
+
+    async def count_by_status(self, submitted_by: str | None) -> dict[str, int]:
+        """Tasks per status; only one submitter's when submitted_by is given."""
+        async with self.statement() as db:
+            rows = await db.fetchall(
+                "SELECT status, COUNT(*) AS n FROM tasks "
+                "WHERE CAST(:submitter AS TEXT) IS NULL OR submitted_by = :submitter "
+                "GROUP BY status",
+                {"submitter": submitted_by},
+            )
         return {row["status"]: row["n"] for row in rows}
 
-    async def cancel_task(self, task_id: str, now: float) -> Row | None:
+    async def cancel_task(self, task_id: str, now: float) -> TaskRow | None:
         async with self.statement() as db:
             row = await db.fetchone(
                 "UPDATE tasks SET status = 'cancelled', agent_id = NULL, lease_id = NULL, "
@@ -134,15 +144,15 @@ class Store(ABC):
                 "SELECT 1 AS found FROM tasks WHERE id = :id", {"id": task_id}
             ):
                 raise TaskNotFinalizable
-        return row
+        return _task(row)
 
     async def claim_task(
         self, agent_id: str, capabilities: list[str], lease_id: str, now: float, ttl: float
-    ) -> Row | None:
+    ) -> TaskRow | None:
         """Lease the most urgent queued task this agent can do, or None."""
         async with self.statement() as db:
             # The dialect fragments are constants of ours, never input.
-            return await db.fetchone(
+            row = await db.fetchone(
                 "UPDATE tasks SET status = 'leased', agent_id = :agent, lease_id = :lease, "  # noqa: S608 # nosec B608
                 "lease_expires_at = :expires, attempts = attempts + 1, updated_at = :now "
                 "WHERE id = (SELECT id FROM tasks WHERE status = 'queued' AND "
@@ -156,32 +166,37 @@ class Store(ABC):
                     "now": now,
                 },
             )
+        return _task(row)
 
     async def start_task(
         self, task_id: str, agent_id: str, lease_id: str, now: float
-    ) -> Row | None:
+    ) -> TaskRow | None:
         """Mark a leased task running; None when the lease is not (or no longer) this agent's."""
         async with self.statement() as db:
-            return await db.fetchone(
+            row = await db.fetchone(
                 "UPDATE tasks SET status = 'running', started_at = COALESCE(started_at, :now), "
                 "updated_at = :now WHERE id = :id AND agent_id = :agent AND lease_id = :lease "
                 "AND status IN ('leased', 'running') AND lease_expires_at >= :now RETURNING *",
                 {"id": task_id, "agent": agent_id, "lease": lease_id, "now": now},
             )
+        return _task(row)
 
     async def finish_task(
-        self, task_id: str, agent_id: str, lease_id: str, outcome: Row, now: float
-    ) -> Row | None:
+        self, task_id: str, agent_id: str, lease_id: str, outcome: Outcome, now: float
+    ) -> TaskRow | None:
         """Record the result, fenced by the lease: a stale holder changes nothing (None)."""
         async with self.statement() as db:
-            return await db.fetchone(
+            row = await db.fetchone(
                 "UPDATE tasks SET status = :status, output = :output, "
-                "output_truncated = :output_truncated, result = :result, error = :error, "
+                "output_truncated = :output_truncated, output_escaped = :output_escaped, "
+                "result = :result, error = :error, "
                 "finished_at = :now, updated_at = :now, lease_id = NULL, lease_expires_at = NULL "
                 "WHERE id = :id AND agent_id = :agent AND lease_id = :lease "
                 "AND status IN ('leased', 'running') AND lease_expires_at >= :now RETURNING *",
-                {"id": task_id, "agent": agent_id, "lease": lease_id, "now": now, **outcome},
+                {"id": task_id, "agent": agent_id, "lease": lease_id, "now": now}
+                | outcome.params(),
             )
+        return _task(row)
 
     async def reap_expired_leases(self, now: float) -> int:
         """Re-queue (or fail, when out of attempts) the tasks whose lease ran out."""
@@ -193,32 +208,35 @@ class Store(ABC):
 
     # -- agents --------------------------------------------------------------------------
 
-    async def register_agent(self, agent: Row) -> Row:
+    async def register_agent(self, agent: NewAgent) -> AgentRow:
         async with self.statement() as db:
             row = await db.fetchone(
                 "INSERT INTO agents (id, name, capabilities, token_hash, status, created_at, "
                 "last_heartbeat_at) VALUES (:id, :name, :capabilities, :token_hash, 'active', "
-                ":now, :now) RETURNING *",
-                agent,
+                ":created_at, :created_at) RETURNING *",
+                agent.params(),
             )
         if row is None:  # INSERT … RETURNING yields the row, or raises
             raise RuntimeError("agent insert returned no row")
-        return row
+        return AgentRow.from_db(row)
 
-    async def agent_by_token(self, token_hash: str) -> Row | None:
+    async def agent_by_token(self, token_hash: str) -> AgentRow | None:
         async with self.statement() as db:
-            return await db.fetchone(
+            row = await db.fetchone(
                 "SELECT * FROM agents WHERE token_hash = :hash AND status = 'active'",
                 {"hash": token_hash},
             )
+        return None if row is None else AgentRow.from_db(row)
 
-    async def list_agents(self, limit: int) -> list[Row]:
+    async def list_agents(self, limit: int, heard_since: float) -> list[AgentRow]:
+        """Active agents that sent a heartbeat since heard_since, newest first."""
         async with self.statement() as db:
-            return await db.fetchall(
+            rows = await db.fetchall(
                 "SELECT * FROM agents WHERE status = 'active' "
-                "ORDER BY created_at DESC LIMIT :limit",
-                {"limit": limit},
+                "AND last_heartbeat_at >= :since ORDER BY created_at DESC LIMIT :limit",
+                {"limit": limit, "since": heard_since},
             )
+        return [AgentRow.from_db(row) for row in rows]
 
     async def heartbeat(self, agent_id: str, now: float, ttl: float) -> int:
         """Record the agent alive and extend its leases; returns how many were extended."""

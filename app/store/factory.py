@@ -6,7 +6,7 @@ from app.store.base import Store
 
 
 async def open_store(database_url: str) -> Store:
-    """Open the store and create its tables if they are missing."""
+    """Open the store and bring its schema up to date."""
     store: Store
     if database_url.startswith("sqlite:///"):
         from app.store.sqlite import SqliteStore
@@ -17,5 +17,5 @@ async def open_store(database_url: str) -> Store:
 
         store = pg = PostgresStore(database_url)
         await pg.open()
-    await store.init_schema()
+    await store.migrate()
     return store

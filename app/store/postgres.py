@@ -8,18 +8,23 @@ from psycopg import AsyncConnection
 from psycopg.rows import dict_row
 from psycopg_pool import AsyncConnectionPool
 
-from app.store.base import Dialect, Executor, Row, Store, named_to_pyformat
-from app.store.schema import POSTGRES_DDL
+from app.store.base import Dialect, Store, named_to_pyformat
+from app.store.executor import Executor, Row
+from app.store.migrations import migrate
 
 POSTGRES = Dialect(
     name="postgres",
-    ddl=POSTGRES_DDL,
+    types={"serial": "BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY", "real": "DOUBLE PRECISION"},
     caps_match="tasks.capabilities::jsonb <@ :caps::jsonb",
     pick_lock="FOR UPDATE SKIP LOCKED",
 )
 
-# Several replicas may create the schema at once; the lock makes that safe.
+# Several replicas may migrate the schema at once; the lock makes the others wait.
 _SCHEMA_LOCK_ID = 0x4859504552  # "HYPER"
+
+
+class DatabaseNotUtf8(RuntimeError):
+    """The PostgreSQL database does not store text as UTF-8."""
 
 
 @lru_cache(maxsize=256)
@@ -58,17 +63,25 @@ class PostgresStore(Store):
 
     async def open(self) -> None:
         await self._pool.open(wait=True, timeout=30)
+        async with self._pool.connection() as conn:
+            encoding = conn.info.parameter_status("server_encoding")
+        if encoding != "UTF8":
+            await self._pool.close()
+            raise DatabaseNotUtf8(
+                f"the database's encoding is {encoding}; hypercode-core needs UTF8 (psycopg "
+                "hands back bytes from a SQL_ASCII database, so keys and hashes never match): "
+                "create it with ENCODING 'UTF8', or the server with initdb -E UTF8"
+            )
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[Executor]:
         async with self._pool.connection() as conn, conn.transaction():
             yield _PostgresExecutor(conn)
 
-    async def init_schema(self) -> None:
+    async def migrate(self) -> list[int]:
         async with self.transaction() as db:
             await db.execute(f"SELECT pg_advisory_xact_lock({_SCHEMA_LOCK_ID})", {})
-            for statement in filter(str.strip, self.dialect.ddl.split(";")):
-                await db.execute(statement, {})
+            return await migrate(db, self.dialect.types)
 
     async def close(self) -> None:
         await self._pool.close()

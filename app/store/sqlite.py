@@ -10,12 +10,12 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
-from app.store.base import Dialect, Executor, Row, Store
-from app.store.schema import SQLITE_DDL
+from app.store.base import Dialect, Store
+from app.store.executor import Executor, Row
 
 SQLITE = Dialect(
     name="sqlite",
-    ddl=SQLITE_DDL,
+    types={"serial": "INTEGER PRIMARY KEY AUTOINCREMENT", "real": "REAL"},
     caps_match=(
         "NOT EXISTS (SELECT 1 FROM json_each(tasks.capabilities) AS need "
         "WHERE need.value NOT IN (SELECT value FROM json_each(:caps)))"

@@ -1,15 +1,18 @@
-import json
+"""Agents: register, list, heartbeat, long-poll lease, remove (docs/api.md#agents)."""
+
 import time
-import uuid
-from datetime import UTC, datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Body, HTTPException, Query, Response, status
 
 from app.api.deps import AgentId, AgentRemover, AgentSelf, Reader, Registrar, ServicesDep
-from app.core.security import digest, new_agent_token
+from app.api.errors import error_responses
+from app.api.json_body import StrictJsonRoute
+from app.core.security import new_agent_token
 from app.core.telemetry import task_span
-from app.models import (
+from app.services.queue import lease_next
+from app.services.tasks import agent_public, lease_of, new_agent
+from contract.wire import (
     AgentCreate,
     AgentPublic,
     AgentRegistered,
@@ -17,25 +20,15 @@ from app.models import (
     Lease,
     LeaseRequest,
 )
-from app.services.queue import lease_next
-from app.services.tasks import agent_public, task_public
 
-router = APIRouter(prefix="/agents", tags=["agents"])
+router = APIRouter(prefix="/agents", tags=["agents"], route_class=StrictJsonRoute)
 
 
 @router.post("", status_code=status.HTTP_201_CREATED)
 async def register_agent(body: AgentCreate, _: Registrar, services: ServicesDep) -> AgentRegistered:
     """Register an agent; the answer holds its token, shown only this once."""
     token = new_agent_token()
-    row = await services.store.register_agent(
-        {
-            "id": str(uuid.uuid4()),
-            "name": body.name,
-            "capabilities": json.dumps(sorted(set(body.capabilities))),
-            "token_hash": digest(token),
-            "now": time.time(),
-        }
-    )
+    row = await services.store.register_agent(new_agent(body, token))
     return AgentRegistered(**agent_public(row).model_dump(), token=token)
 
 
@@ -43,8 +36,12 @@ async def register_agent(body: AgentCreate, _: Registrar, services: ServicesDep)
 async def list_agents(
     _: Reader, services: ServicesDep, limit: Annotated[int, Query(ge=1, le=1000)] = 200
 ) -> list[AgentPublic]:
-    """Active agents, newest first."""
-    return [agent_public(r) for r in await services.store.list_agents(limit)]
+    """Active agents heard from within the lease TTL, newest first, with their last heartbeat.
+
+    An agent killed without deregistering stops being listed once its heartbeats stop.
+    """
+    heard_since = time.time() - services.settings.lease_ttl_s
+    return [agent_public(r) for r in await services.store.list_agents(limit, heard_since)]
 
 
 @router.post("/{agent_id}/heartbeat")
@@ -80,25 +77,20 @@ async def lease_task(
     if row is None:
         return Response(status_code=status.HTTP_204_NO_CONTENT)
     # The queue hop: this span joins the submitter's trace, so it shows who took the task.
-    with task_span(
-        services.tracer_provider,
-        "lease task",
-        row["traceparent"],
-        **{"task.id": row["id"], "agent.id": str(agent_id), "task.attempt": row["attempts"]},
-    ):
+    attributes: dict[str, str | int] = {
+        "task.id": row.id,
+        "agent.id": str(agent_id),
+        "task.attempt": row.attempts,
+    }
+    with task_span(services.tracer_provider, "lease task", row.traceparent, **attributes):
         pass
-    return Lease(
-        task=task_public(row),
-        lease_id=row["lease_id"],
-        lease_expires_at=datetime.fromtimestamp(row["lease_expires_at"], UTC),
-        traceparent=row["traceparent"],
-    )
+    return lease_of(row)
 
 
 @router.delete(
     "/{agent_id}",
     status_code=status.HTTP_204_NO_CONTENT,
-    responses={404: {"description": "no active agent with this id"}},
+    responses=error_responses(404),
 )
 async def kill_agent(agent_id: AgentId, _: AgentRemover, services: ServicesDep) -> None:
     """Remove an agent: its token stops working and its tasks go back to the queue at once."""

@@ -1,3 +1,6 @@
+"""Tasks: submit, read, list, count, cancel; and the lease holder's start and result reports,
+fenced by the lease id (docs/api.md#tasks)."""
+
 import base64
 import binascii
 import time
@@ -6,21 +9,17 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Body, Header, HTTPException, Query, Request, Response, status
 
 from app.api.deps import Admin, AgentCaller, Reader, ServicesDep, Submitter, TaskId
+from app.api.errors import error_responses
+from app.api.json_body import StrictJsonRoute
 from app.core.telemetry import current_traceparent
-from app.models import (
-    LeaseProof,
-    ResultReport,
-    TaskCreate,
-    TaskPage,
-    TaskPublic,
-    TaskStats,
-    TaskStatus,
-)
-from app.services.tasks import new_task_row, outcome_row, task_public
+from app.models import TaskCreate, TaskPage, TaskStats
+from app.services.tasks import new_task, outcome, task_public
 from app.store import IdempotencyConflict, TaskNotFinalizable
-from app.store.base import Row
+from app.store.rows import TaskRow
+from contract.tasks import TaskStatus
+from contract.wire import LeaseProof, ResultReport, TaskPublic
 
-router = APIRouter(prefix="/execution", tags=["execution"])
+router = APIRouter(prefix="/execution", tags=["execution"], route_class=StrictJsonRoute)
 
 _EXAMPLES: dict[str, Any] = {
     "python": {
@@ -40,13 +39,11 @@ _EXAMPLES: dict[str, Any] = {
         },
     },
 }
-_NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"description": "no task with this id"}}
-_STALE: dict[int | str, dict[str, Any]] = {
-    409: {"description": "the lease is not (or no longer) held by this agent"}
-}
+_NOT_FOUND = error_responses(404)
+_STALE = error_responses(404, 409)
 
 
-def _found(row: Row | None) -> TaskPublic:
+def _found(row: TaskRow | None) -> TaskPublic:
     if row is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, "no task with this id")
     return task_public(row)
@@ -68,8 +65,8 @@ async def submit_task(
     ] = None,
 ) -> TaskPublic:
     """Queue work for an agent. A retry with the same Idempotency-Key returns the same task."""
-    traceparent = current_traceparent(request.headers.get("traceparent"))
-    row = new_task_row(body, caller.name, idempotency_key, traceparent)
+    traceparent = current_traceparent(request.headers)
+    row = new_task(body, caller.name, idempotency_key, traceparent)
     try:
         stored, created = await services.store.create_task(row)
     except IdempotencyConflict:
@@ -85,45 +82,59 @@ async def submit_task(
 
 
 @router.get("/stats")
-async def task_stats(_: Reader, services: ServicesDep) -> TaskStats:
-    """How many tasks are in each status."""
-    counts = await services.store.count_by_status()
+async def task_stats(caller: Reader, services: ServicesDep) -> TaskStats:
+    """How many tasks are in each status: the caller's own, or all for an admin."""
+    counts = await services.store.count_by_status(caller.tasks_of)
     return TaskStats(counts={status: counts.get(status, 0) for status in TaskStatus})
 
 
 @router.get("/{task_id}", responses=_NOT_FOUND)
-async def get_task(task_id: TaskId, _: Reader, services: ServicesDep) -> TaskPublic:
-    """Status, attempts, agent, result and trace id of one task."""
-    return _found(await services.store.get_task(str(task_id)))
+async def get_task(task_id: TaskId, caller: Reader, services: ServicesDep) -> TaskPublic:
+    """Status, attempts, agent, result and trace id of one task (a client's own; admin: any)."""
+    row = await services.store.get_task(str(task_id))
+    # Another client's task is as absent as a missing one: its id says nothing.
+    owner = caller.tasks_of
+    return _found(None if row is None or owner not in (None, row.submitted_by) else row)
+
+
+@router.delete("/{task_id}", status_code=status.HTTP_204_NO_CONTENT, responses=_NOT_FOUND)
+async def delete_task(task_id: TaskId, _: Admin, services: ServicesDep) -> None:
+    """Remove a task for good, in any state; an agent still working on it gets 404 at report."""
+    if not await services.store.delete_task(str(task_id)):
+        raise HTTPException(status.HTTP_404_NOT_FOUND, "no task with this id")
+
+
+MAX_SEQ = 2**63 - 1  # the largest BIGINT: a cursor past it names no task
 
 
 def _decode_cursor(cursor: str) -> int:
     try:
-        return int(base64.urlsafe_b64decode(cursor.encode()).decode())
+        seq = int(base64.urlsafe_b64decode(cursor.encode()).decode())
     except (ValueError, binascii.Error, UnicodeDecodeError):
-        raise HTTPException(
-            status.HTTP_400_BAD_REQUEST, "cursor is not one this API handed out"
-        ) from None
+        seq = -1
+    if not 0 <= seq <= MAX_SEQ:
+        raise HTTPException(status.HTTP_400_BAD_REQUEST, "cursor is not one this API handed out")
+    return seq
 
 
-@router.get("")
+@router.get("", responses=error_responses(400))
 async def list_tasks(
-    _: Reader,
+    caller: Reader,
     services: ServicesDep,
     status_filter: Annotated[TaskStatus | None, Query(alias="status")] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     cursor: Annotated[str | None, Query(max_length=64)] = None,
 ) -> TaskPage:
-    """Tasks, newest first; pass next_cursor back as cursor for the next page."""
+    """Tasks (a client's own; admin: all), newest first; pass next_cursor back as cursor."""
     before = None if cursor is None else _decode_cursor(cursor)
-    rows = await services.store.list_tasks(status_filter, before, limit)
+    rows = await services.store.list_tasks(status_filter, before, limit, caller.tasks_of)
     next_cursor = None
     if len(rows) == limit:
-        next_cursor = base64.urlsafe_b64encode(str(rows[-1]["seq"]).encode()).decode()
+        next_cursor = base64.urlsafe_b64encode(str(rows[-1].seq).encode()).decode()
     return TaskPage(items=[task_public(r) for r in rows], next_cursor=next_cursor)
 
 
-@router.post("/{task_id}/cancel", responses=_NOT_FOUND | {409: {"description": "already final"}})
+@router.post("/{task_id}/cancel", responses=_STALE)
 async def cancel_task(task_id: TaskId, _: Admin, services: ServicesDep) -> TaskPublic:
     """Cancel a task that has not finished; its agent's later report is refused."""
     try:
@@ -132,7 +143,7 @@ async def cancel_task(task_id: TaskId, _: Admin, services: ServicesDep) -> TaskP
         raise HTTPException(status.HTTP_409_CONFLICT, "the task has already finished") from None
 
 
-async def _fenced(services: ServicesDep, task_id: TaskId, row: Row | None) -> TaskPublic:
+async def _fenced(services: ServicesDep, task_id: TaskId, row: TaskRow | None) -> TaskPublic:
     if row is not None:
         return task_public(row)
     if await services.store.get_task(str(task_id)) is None:
@@ -143,7 +154,7 @@ async def _fenced(services: ServicesDep, task_id: TaskId, row: Row | None) -> Ta
     )
 
 
-@router.post("/{task_id}/start", responses=_NOT_FOUND | _STALE)
+@router.post("/{task_id}/start", responses=_STALE)
 async def start_task(
     task_id: TaskId, proof: LeaseProof, agent: AgentCaller, services: ServicesDep
 ) -> TaskPublic:
@@ -152,13 +163,16 @@ async def start_task(
     return await _fenced(services, task_id, row)
 
 
-@router.post("/{task_id}/result", responses=_NOT_FOUND | _STALE)
+@router.post("/{task_id}/result", responses=_STALE)
 async def report_result(
     task_id: TaskId, report: ResultReport, agent: AgentCaller, services: ServicesDep
 ) -> TaskPublic:
     """Only the holder of the current lease may report; any other report gets 409."""
-    outcome = outcome_row(report, services.settings.max_output_bytes)
     row = await services.store.finish_task(
-        str(task_id), agent.id, report.lease_id, outcome, time.time()
+        str(task_id),
+        agent.id,
+        report.lease_id,
+        outcome(report, services.settings.max_output_bytes),
+        time.time(),
     )
     return await _fenced(services, task_id, row)

@@ -1,8 +1,11 @@
+"""Liveness and readiness probes, outside /api/v1 and without a key."""
+
 import asyncio
 
 from fastapi import APIRouter, HTTPException, status
 
 from app.api.deps import ServicesDep
+from app.api.errors import error_responses
 
 router = APIRouter(tags=["health"])
 
@@ -13,7 +16,7 @@ async def healthz() -> dict[str, str]:
     return {"status": "ok"}
 
 
-@router.get("/readyz", responses={503: {"description": "the database does not answer"}})
+@router.get("/readyz", responses=error_responses(503))
 async def readyz(services: ServicesDep) -> dict[str, str]:
     """The process can serve: its database answers within two seconds."""
     try:

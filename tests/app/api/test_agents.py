@@ -5,7 +5,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from scripts.stack.postgres import PostgresProcess
+from harness.postgres import PostgresDatabases
 from tests.conftest import Api, CoreFactory
 
 
@@ -108,7 +108,7 @@ def test_task_fails_with_reason_after_max_attempts(start_core: CoreFactory) -> N
 
 @pytest.mark.postgres
 def test_replicas_on_one_postgres_never_share_a_task(
-    start_core: CoreFactory, postgres: PostgresProcess
+    start_core: CoreFactory, postgres: PostgresDatabases
 ) -> None:
     url = postgres.create_database()
     first, second = Api(start_core(url)), Api(start_core(url))

@@ -2,9 +2,12 @@ import base64
 import threading
 import time
 import uuid
+from pathlib import Path
+from typing import Any
 
 import pytest
 
+from harness.core import CoreProcess
 from tests.conftest import Api
 
 EXECUTE = "/api/v1/execution/execute"
@@ -168,14 +171,30 @@ def test_output_is_cut_to_the_bound_and_marked(api: Api) -> None:
     assert len(task["output"]) == 65_536
 
 
-def test_trace_id_comes_from_the_callers_traceparent(api: Api) -> None:
-    trace_id = uuid.uuid4().hex
+def submit_traced(api: Api, trace_id: str) -> dict[str, Any]:
     response = api.client.post(
         EXECUTE,
         json={"kind": "python", "payload": {"code": "print(1)"}},
         headers={"traceparent": f"00-{trace_id}-{'1' * 16}-01"},
     )
-    assert response.json()["trace_id"] == trace_id
+    assert response.status_code == 202, response.text
+    body: dict[str, Any] = response.json()
+    return body
+
+
+def test_trace_id_comes_from_the_callers_traceparent(api: Api) -> None:
+    trace_id = uuid.uuid4().hex
+    assert submit_traced(api, trace_id)["trace_id"] == trace_id
+
+
+def test_the_configured_propagators_read_the_callers_context(tmp_path: Path) -> None:
+    # Only baggage: a W3C traceparent header is not one of the configured formats.
+    with CoreProcess(tmp_path / "core", env={"OTEL_PROPAGATORS": "baggage"}) as core:
+        api = Api(core)
+        try:
+            assert submit_traced(api, uuid.uuid4().hex)["trace_id"] is None
+        finally:
+            api.close()
 
 
 @pytest.mark.parametrize(
@@ -184,7 +203,7 @@ def test_trace_id_comes_from_the_callers_traceparent(api: Api) -> None:
         ({"kind": "rust", "payload": {}}, "python"),
         ({"kind": "python"}, "payload"),
         ({"kind": "python", "payload": {"code": ""}}, "at least 1 character"),
-        ({"kind": "lint", "payload": {"files": {"../etc/passwd": "x"}}}, "inside the task dir"),
+        ({"kind": "lint", "payload": {"files": {"../etc/passwd": "x"}}}, "safe relative path"),
         ({"kind": "lint", "payload": {"files": {"/abs.py": "x"}}}, "relative"),
         ({"kind": "python", "payload": {"code": "1"}, "timeout_s": 9999}, "less than or equal"),
         ({"kind": "python", "payload": {"code": "1"}, "capabilities": ["No Spaces"]}, "pattern"),

@@ -1,20 +1,19 @@
-"""Table definitions; the two dialects differ only in column types."""
-
-_TEMPLATE = """
+-- The schema hypercode-core created before migrations (main at 6f6a0e5, app/store/schema.py),
+-- captured for tests/app/store/test_migrations.py. Never edit: it stands for old databases.
 CREATE TABLE IF NOT EXISTS tasks (
-  seq {serial},
+  seq BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
   id TEXT NOT NULL UNIQUE,
   kind TEXT NOT NULL,
   status TEXT NOT NULL,
   payload TEXT NOT NULL,
   priority INTEGER NOT NULL,
   capabilities TEXT NOT NULL,
-  timeout_s {real} NOT NULL,
+  timeout_s DOUBLE PRECISION NOT NULL,
   attempts INTEGER NOT NULL DEFAULT 0,
   max_attempts INTEGER NOT NULL,
   agent_id TEXT,
   lease_id TEXT,
-  lease_expires_at {real},
+  lease_expires_at DOUBLE PRECISION,
   result TEXT,
   output TEXT,
   output_truncated BOOLEAN NOT NULL DEFAULT FALSE,
@@ -23,10 +22,10 @@ CREATE TABLE IF NOT EXISTS tasks (
   idempotency_key TEXT,
   request_hash TEXT,
   submitted_by TEXT NOT NULL,
-  created_at {real} NOT NULL,
-  updated_at {real} NOT NULL,
-  started_at {real},
-  finished_at {real}
+  created_at DOUBLE PRECISION NOT NULL,
+  updated_at DOUBLE PRECISION NOT NULL,
+  started_at DOUBLE PRECISION,
+  finished_at DOUBLE PRECISION
 );
 -- Partial: most tasks carry no key, and they need no entry in this index.
 CREATE UNIQUE INDEX IF NOT EXISTS tasks_idempotency ON tasks (idempotency_key)
@@ -41,13 +40,7 @@ CREATE TABLE IF NOT EXISTS agents (
   capabilities TEXT NOT NULL,
   token_hash TEXT NOT NULL UNIQUE,
   status TEXT NOT NULL,
-  created_at {real} NOT NULL,
-  last_heartbeat_at {real} NOT NULL
+  created_at DOUBLE PRECISION NOT NULL,
+  last_heartbeat_at DOUBLE PRECISION NOT NULL
 );
-CREATE INDEX IF NOT EXISTS agents_active ON agents (status, created_at)
-"""
-
-SQLITE_DDL = _TEMPLATE.format(serial="INTEGER PRIMARY KEY AUTOINCREMENT", real="REAL")
-POSTGRES_DDL = _TEMPLATE.format(
-    serial="BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY", real="DOUBLE PRECISION"
-)
+CREATE INDEX IF NOT EXISTS agents_active ON agents (status, created_at);
