@@ -8,7 +8,8 @@ from typing import Any
 
 import httpx
 import stamina
-from pydantic import BaseModel
+
+from contract.wire import AgentRegistered, Lease, ResultReport
 
 logger = logging.getLogger(__name__)
 
@@ -18,36 +19,6 @@ LEASE_TIMEOUT_MARGIN_S = 10.0
 # 500 included: a core restarting mid-request may answer it once; calls are safe to repeat
 # (the lease id fences result reports).
 TRANSIENT_STATUS = frozenset({429, 500, 502, 503, 504})
-
-
-class Registration(BaseModel):
-    """What the core answers to registration (the token is shown only this once)."""
-
-    id: str
-    name: str
-    token: str
-
-
-class Lease(BaseModel):
-    """A task held by this agent until lease_expires_at (extended by heartbeats)."""
-
-    task: dict[str, Any]
-    lease_id: str
-    traceparent: str | None = None
-
-    @property
-    def task_id(self) -> str:
-        return str(self.task["id"])
-
-
-class ResultReport(BaseModel):
-    """Body of POST /execution/{id}/result."""
-
-    lease_id: str
-    status: str
-    output: str
-    result: dict[str, Any] | None
-    error: str | None
 
 
 class Refused(Exception):
@@ -92,14 +63,14 @@ class CoreApi:
             json={"name": name, "capabilities": list(capabilities)},
             headers={"Authorization": f"Bearer {self._registrar_key}"},
         )
-        registration = Registration.model_validate(_checked(response).json())
+        registration = AgentRegistered.model_validate(_checked(response).json())
         return AgentSession(self._http, registration)
 
 
 class AgentSession:
     """One registered agent's calls, authenticated with its own token."""
 
-    def __init__(self, http: httpx.AsyncClient, registration: Registration) -> None:
+    def __init__(self, http: httpx.AsyncClient, registration: AgentRegistered) -> None:
         self._http = http
         self.agent_id = registration.id
         self.name = registration.name
@@ -125,11 +96,11 @@ class AgentSession:
 
     @stamina.retry(on=is_transient, timeout=60.0)
     async def start(self, lease: Lease) -> None:
-        await self._post(f"/execution/{lease.task_id}/start", json={"lease_id": lease.lease_id})
+        await self._post(f"/execution/{lease.task.id}/start", json={"lease_id": lease.lease_id})
 
     @stamina.retry(on=is_transient, timeout=120.0)
     async def report(self, task_id: str, report: ResultReport) -> None:
-        await self._post(f"/execution/{task_id}/result", json=report.model_dump())
+        await self._post(f"/execution/{task_id}/result", json=report.model_dump(mode="json"))
 
     @stamina.retry(on=is_transient, timeout=30.0)
     async def deregister(self) -> None:

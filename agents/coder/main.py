@@ -26,7 +26,7 @@ from agents.coder.telemetry import (
     shutdown_tracing,
     tracing_enabled,
 )
-from agents.coder.tool_client import ToolClient
+from agents.coder.tool_client import ToolClient, tool_server_parameters
 from agents.coder.worker import Worker, WorkerSettings
 
 CAPABILITIES = ("python", "lint", "test")
@@ -61,7 +61,11 @@ async def run_agent(args: argparse.Namespace, registrar_key: str) -> None:
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
-    async with httpx.AsyncClient(base_url=args.url, timeout=30.0) as http, ToolClient() as tools:
+    tools_server = tool_server_parameters(python_spares=args.concurrency)
+    async with (
+        httpx.AsyncClient(base_url=args.url, timeout=30.0) as http,
+        ToolClient(tools_server) as tools,
+    ):
         api = CoreApi(http, registrar_key)
         workers = [
             Worker(

@@ -2,8 +2,9 @@
 
 Every run is a fresh `bwrap` process: no network, private PID/IPC/UTS namespaces, a
 size-capped tmpfs as its only writable place, read-only views of just the interpreter
-and tools it needs, rlimits on CPU, memory, file size, open files and processes, a
-wall-clock timeout that kills the whole sandbox, and bounded output.
+and tools it needs, rlimits on CPU, memory, file size, open files and processes, its own
+uid and cgroup where the machine allows (`isolation.py`), a wall-clock timeout that kills
+the whole sandbox, and bounded output.
 """
 
 from __future__ import annotations
@@ -11,29 +12,31 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import importlib.resources
+import json
 import logging
 import math
 import os
-import re
 import shutil
 import sys
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
 from pydantic import BaseModel
+
+from agents.coder.isolation import RunCgroup, RunIsolation
+from contract.tasks import check_relative_path
 
 logger = logging.getLogger(__name__)
 
 JOB_DIR = PurePosixPath("/job")
 """The sandbox's working directory: a private tmpfs holding the task's files."""
 
-# Root runs use no user namespace (so this uid is real and RLIMIT_NPROC applies to it);
-# 65534 is `nobody`, which owns nothing on the host.
+# Root runs use no user namespace (so the run's uid is real and RLIMIT_NPROC applies to it).
+# Each run gets its own uid from the isolation's pool; 65534 (`nobody`, which owns nothing on
+# the host) only where no pool could be set up.
 UNPRIVILEGED_UID = 65534
-
-_SAFE_PATH = re.compile(r"[A-Za-z0-9_.-]+(/[A-Za-z0-9_.-]+)*")
 
 
 class RunResult(BaseModel):
@@ -58,11 +61,11 @@ class Limits:
     tmpfs_bytes: int = 64 << 20
     output_bytes: int = 64 << 10
 
-    def prlimit_args(self, timeout_s: float) -> list[str]:
-        """prlimit (util-linux) options; CPU gets a second more than the wall clock, which wins."""
+    def prlimit_args(self, cpu_s: int) -> list[str]:
+        """prlimit (util-linux) options."""
         return [
             "/usr/bin/prlimit",
-            f"--cpu={math.ceil(timeout_s) + 1}",
+            f"--cpu={cpu_s}",
             f"--as={self.memory_bytes}",
             f"--fsize={self.file_bytes}",
             f"--nproc={self.processes}",
@@ -70,14 +73,6 @@ class Limits:
             "--core=0",
             "--",
         ]
-
-
-def check_relative_path(path: str) -> str:
-    """Accept only plain relative paths, so a task cannot place files outside its job dir."""
-    parts = path.split("/")
-    if not _SAFE_PATH.fullmatch(path) or any(part in {".", ".."} for part in parts):
-        raise ValueError(f"not a safe relative path: {path!r}")
-    return path
 
 
 def find_bwrap() -> Path:
@@ -92,8 +87,9 @@ def find_bwrap() -> Path:
 
 
 def python_prefixes() -> tuple[Path, ...]:
-    """The directories the current interpreter (and its venv) lives in."""
-    return tuple(dict.fromkeys(Path(p).resolve() for p in (sys.base_prefix, sys.prefix)))
+    """The directories the current interpreter (and its venv) lives in, as this process names
+    them (maybe through symlinks): the tool server starts runs by those names."""
+    return tuple(dict.fromkeys(Path(os.path.abspath(p)) for p in (sys.base_prefix, sys.prefix)))
 
 
 @dataclass(frozen=True)
@@ -103,6 +99,14 @@ class Sandbox:
     bwrap: Path = field(default_factory=find_bwrap)
     readonly_paths: tuple[Path, ...] = field(default_factory=python_prefixes)
     limits: Limits = field(default_factory=Limits)
+    isolation: RunIsolation = field(default_factory=RunIsolation.detect)
+    # Runs end before their cgroup and uid are given back: that waits for the kernel to reap
+    # the sandbox's processes, which the caller need not wait for.
+    _cleanups: set[asyncio.Task[None]] = field(default_factory=set, compare=False, repr=False)
+
+    async def aclose(self) -> None:
+        """Wait until every finished run has given its cgroup and uid back."""
+        await asyncio.gather(*self._cleanups)
 
     async def run(
         self,
@@ -114,24 +118,53 @@ class Sandbox:
         timeout_s: float,
     ) -> RunResult:
         """Run argv inside a new sandbox with `files` in its working directory."""
-        with _memfds(files or {}) as fds:
+        started = await self.start(argv, files=files, env=env, cpu_s=math.ceil(timeout_s) + 1)
+        return await started.finish(stdin.encode(), timeout_s)
+
+    async def start(
+        self,
+        argv: Sequence[str],
+        *,
+        files: Mapping[str, str] | None = None,
+        env: Mapping[str, str] | None = None,
+        cpu_s: int,
+    ) -> StartedRun:
+        """A new sandbox running argv, its output being read; it waits for its stdin."""
+        resources = contextlib.AsyncExitStack()
+        try:
+            # The run's task cap also counts bwrap's init process inside the sandbox.
+            slot = await resources.enter_async_context(
+                self.isolation.run(self.limits.memory_bytes, self.limits.processes + 1)
+            )
+            fds = resources.enter_context(_memfds(files or {}))
+            gate = resources.enter_context(_cgroup_gate(slot.cgroup))
             env_args = [arg for item in (env or {}).items() for arg in ("--setenv", *item)]
-            # Limits are set inside the sandbox by prlimit, not in a preexec_fn: without one,
-            # Python can vfork instead of copying this whole process for every run.
+            # Limits are set inside the sandbox by prlimit, not in a preexec_fn: without
+            # one, Python can vfork instead of copying this whole process for every run.
             command = [
                 *self._bwrap_args(fds),
+                *gate.bwrap_args,
                 *env_args,
-                *self.limits.prlimit_args(timeout_s),
-                *_drop_privileges_args(),
+                *self.limits.prlimit_args(cpu_s),
+                *_drop_privileges_args(slot.uid),
                 *argv,
             ]
-            return await _run_bounded(
-                command,
-                stdin=stdin.encode(),
-                timeout_s=timeout_s,
-                output_bytes=self.limits.output_bytes,
-                pass_fds=tuple(fds.values()),
+            process = await asyncio.create_subprocess_exec(
+                *command,
+                stdin=asyncio.subprocess.PIPE,
+                stdout=asyncio.subprocess.PIPE,
+                stderr=asyncio.subprocess.PIPE,
+                pass_fds=(*fds.values(), *gate.fds),
+                start_new_session=True,
             )
+            run = StartedRun(process, self.limits, slot.cgroup, resources, self._cleanups)
+            resources.push_async_callback(run.kill)  # never leave a sandbox running
+            if gate.admit is not None:
+                await gate.admit()
+        except BaseException:
+            await resources.aclose()
+            raise
+        return run
 
     def _bwrap_args(self, fds: Mapping[str, int]) -> list[str]:
         size = str(self.limits.tmpfs_bytes)
@@ -142,11 +175,12 @@ class Sandbox:
             "--new-session",
             *("--ro-bind", "/usr", "/usr"),
             *_usr_merge_symlinks(),
-            *_readonly_binds(self.readonly_paths),
             *("--proc", "/proc", "--dev", "/dev"),
-            # The sandbox's own private /tmp, not the host's.
+            # The sandbox's own private /tmp, not the host's. Mounted before the read-only
+            # binds: a project under /tmp must be bound on top of it, not hidden by it.
             *("--perms", "1777", "--size", size, "--tmpfs", "/tmp"),  # noqa: S108 # nosec B108
             *("--perms", "0777", "--size", size, "--tmpfs", str(JOB_DIR)),
+            *_readonly_binds(self.readonly_paths),
             *_job_file_args(fds),
             *("--chdir", str(JOB_DIR), "--clearenv"),
             *("--setenv", "PATH", "/usr/bin:/bin", "--setenv", "HOME", str(JOB_DIR)),
@@ -165,10 +199,10 @@ def _namespace_args() -> list[str]:
     return ["--unshare-all"]
 
 
-def _drop_privileges_args() -> list[str]:
+def _drop_privileges_args(run_uid: int | None) -> list[str]:
     if os.geteuid() != 0:
         return []
-    uid = str(UNPRIVILEGED_UID)
+    uid = str(UNPRIVILEGED_UID if run_uid is None else run_uid)
     return [
         "/usr/bin/setpriv",
         f"--reuid={uid}",
@@ -191,12 +225,15 @@ def _usr_merge_symlinks() -> list[str]:
 
 
 def _readonly_binds(paths: Sequence[Path]) -> list[str]:
-    # bwrap creates missing parents as 0700 root dirs; make them traversable for nobody.
+    """Each path at its real place and, if a symlink leads there, also under the name given."""
+    binds = {target: path.resolve() for path in paths for target in (path.resolve(), path)}
+    # bwrap creates missing parents as 0700 root dirs; make them traversable for the run's uid.
+    # (Existing ones, like the sandbox's /tmp, keep their mode.)
     parents = dict.fromkeys(
-        parent for path in paths for parent in reversed(path.parents) if parent != Path("/")
+        parent for target in binds for parent in reversed(target.parents) if parent != Path("/")
     )
     args = [arg for parent in parents for arg in ("--perms", "0755", "--dir", str(parent))]
-    return args + [arg for path in paths for arg in ("--ro-bind", str(path), str(path))]
+    return args + [arg for dest, src in binds.items() for arg in ("--ro-bind", str(src), str(dest))]
 
 
 def _job_file_args(fds: Mapping[str, int]) -> list[str]:
@@ -228,48 +265,137 @@ def _memfds(files: Mapping[str, str]) -> Iterator[dict[str, int]]:
             os.close(fd)
 
 
-async def _run_bounded(
-    command: Sequence[str],
-    *,
-    stdin: bytes,
-    timeout_s: float,
-    output_bytes: int,
-    pass_fds: Sequence[int],
-) -> RunResult:
-    started = time.monotonic()
-    process = await asyncio.create_subprocess_exec(
-        *command,
-        stdin=asyncio.subprocess.PIPE,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-        pass_fds=pass_fds,
-        start_new_session=True,
-    )
-    assert process.stdin and process.stdout and process.stderr
-    stdout = asyncio.create_task(_read_capped(process.stdout, output_bytes))
-    stderr = asyncio.create_task(_read_capped(process.stderr, output_bytes))
-    # Fed alongside the clock: a run that never reads a large stdin must still time out.
-    feeding = asyncio.create_task(_feed(process.stdin, stdin))
-    timed_out = False
+@dataclass
+class _Gate:
+    """bwrap's child waits on --block-fd until the agent has put it in the run's cgroup."""
+
+    bwrap_args: list[str]
+    fds: tuple[int, ...]  # bwrap's ends of the two pipes
+    admit: Callable[[], Awaitable[None]] | None
+
+
+@contextlib.contextmanager
+def _cgroup_gate(cgroup: RunCgroup | None) -> Iterator[_Gate]:
+    if cgroup is None:
+        yield _Gate([], (), None)
+        return
+    info_read, info_write = os.pipe()
+    block_read, block_write = os.pipe()
+    open_fds = {info_read, info_write, block_read, block_write}
+
+    def close(fd: int) -> None:
+        if fd in open_fds:
+            open_fds.discard(fd)
+            os.close(fd)
+
+    async def admit() -> None:
+        # Our copies of bwrap's ends go, so the info pipe ends when bwrap closes its end.
+        close(info_write)
+        close(block_read)
+        open_fds.discard(info_read)  # the pipe reader owns it now
+        info = json.loads(await _read_to_end(info_read))
+        # Moving a process between cgroups waits for the kernel (an RCU grace period on v1):
+        # in a thread, so other runs are not held up meanwhile.
+        await asyncio.to_thread(cgroup.add, int(info["child-pid"]))
+        os.write(block_write, b"1")
+
     try:
-        await asyncio.wait_for(process.wait(), timeout_s)
-    except TimeoutError:
-        timed_out = True
+        yield _Gate(
+            ["--info-fd", str(info_write), "--block-fd", str(block_read)],
+            (info_write, block_read),
+            admit,
+        )
     finally:
-        # Also on cancellation (the caller gave up): never leave a sandbox running.
-        if process.returncode is None:
-            _kill_group(process.pid)
-            await process.wait()
-        feeding.cancel()
-    (out, out_cut), (err, err_cut) = await stdout, await stderr
-    return RunResult(
-        exit_code=None if timed_out else process.returncode,
-        stdout=out,
-        stderr=err,
-        truncated=out_cut or err_cut,
-        timed_out=timed_out,
-        duration_s=round(time.monotonic() - started, 4),
-    )
+        for fd in list(open_fds):
+            close(fd)
+
+
+async def _read_to_end(fd: int) -> bytes:
+    reader = asyncio.StreamReader()
+    with os.fdopen(fd, "rb", buffering=0) as pipe:
+        transport, _ = await asyncio.get_running_loop().connect_read_pipe(
+            lambda: asyncio.StreamReaderProtocol(reader), pipe
+        )
+        try:
+            return await reader.read()
+        finally:
+            transport.close()
+
+
+class StartedRun:
+    """A sandbox started and waiting for its stdin; `finish` runs it to the end, once."""
+
+    def __init__(
+        self,
+        process: asyncio.subprocess.Process,
+        limits: Limits,
+        cgroup: RunCgroup | None,
+        resources: contextlib.AsyncExitStack,
+        cleanups: set[asyncio.Task[None]],
+    ) -> None:
+        if process.stdin is None or process.stdout is None or process.stderr is None:
+            raise RuntimeError("a sandbox must be started with pipes for stdin, stdout, stderr")
+        self._stdin = process.stdin
+        self._process = process
+        self._limits = limits
+        self._cgroup = cgroup
+        self._resources = resources
+        self._cleanups = cleanups
+        self._stdout = asyncio.create_task(_read_capped(process.stdout, limits.output_bytes))
+        self._stderr = asyncio.create_task(_read_capped(process.stderr, limits.output_bytes))
+
+    @property
+    def alive(self) -> bool:
+        return self._process.returncode is None
+
+    async def finish(self, stdin: bytes, timeout_s: float) -> RunResult:
+        """Feed stdin and wait for the exit, at most timeout_s from now."""
+        process = self._process
+        started = time.monotonic()
+        # Fed alongside the clock: a run that never reads a large stdin must still time out.
+        feeding = asyncio.create_task(_feed(self._stdin, stdin))
+        timed_out = False
+        try:
+            await asyncio.wait_for(process.wait(), timeout_s)
+        except TimeoutError:
+            timed_out = True
+        finally:
+            # Also on cancellation (the caller gave up): never leave a sandbox running.
+            await self.kill()
+            feeding.cancel()
+        try:
+            (out, out_cut), (err, err_cut) = await self._stdout, await self._stderr
+            return RunResult(
+                exit_code=None if timed_out else process.returncode,
+                stdout=out,
+                stderr=err + self._memory_note(),
+                truncated=out_cut or err_cut,
+                timed_out=timed_out,
+                duration_s=round(time.monotonic() - started, 4),
+            )
+        finally:
+            cleanup = asyncio.create_task(self._resources.aclose())
+            self._cleanups.add(cleanup)
+            cleanup.add_done_callback(self._cleanups.discard)
+
+    async def discard(self) -> None:
+        """End a run that will never get its stdin."""
+        await self._resources.aclose()
+        await asyncio.gather(self._stdout, self._stderr)
+
+    async def kill(self) -> None:
+        if self._process.returncode is None:
+            _kill_group(self._process.pid)
+            await self._process.wait()
+
+    def _memory_note(self) -> str:
+        if self._cgroup is None or not (kills := self._cgroup.oom_kills()):
+            return ""
+        # The task cannot tell an OOM kill from any other SIGKILL: say what happened.
+        return (
+            f"sandbox: the run went over its memory cap of {self._limits.memory_bytes >> 20}"
+            f" MiB (all its processes together); the kernel killed {kills} of them\n"
+        )
 
 
 async def _feed(pipe: asyncio.StreamWriter, data: bytes) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import logging
 import os
 import sys
@@ -14,10 +15,12 @@ from mcp import Client
 from mcp.client.stdio import StdioServerParameters
 from mcp.server.mcpserver import MCPServer
 from mcp.shared.exceptions import MCPError
-from pydantic import BaseModel, ValidationError
+from pydantic import ValidationError
 
 from agents.coder.sandbox import RunResult
 from agents.coder.telemetry import TOOLS_SERVICE_NAME
+from agents.coder.warm_python import PYTHON_SPARES_ENV
+from contract.tasks import PAYLOAD_FOR_KIND, TaskKind
 
 logger = logging.getLogger(__name__)
 
@@ -26,29 +29,12 @@ PROJECT_ROOT = Path(__file__).resolve().parents[2]
 CALL_MARGIN_S = 15.0
 
 
-class PythonPayload(BaseModel):
-    """Payload of a `python` task."""
-
-    code: str
-    stdin: str = ""
-
-
-class FilesPayload(BaseModel):
-    """Payload of a `lint` or `test` task."""
-
-    files: dict[str, str]
-
-
 class ToolCallError(Exception):
     """The task could not be run: bad payload, unknown kind, or the tool refused the call."""
 
 
-# Task kind -> the tool that does it and the payload it takes.
-TOOL_FOR_KIND: dict[str, tuple[str, type[BaseModel]]] = {
-    "python": ("run_python", PythonPayload),
-    "lint": ("lint", FilesPayload),
-    "test": ("run_tests", FilesPayload),
-}
+# The tool that does each kind of task (tool_server.py).
+TOOL_FOR_KIND = {TaskKind.python: "run_python", TaskKind.lint: "lint", TaskKind.test: "run_tests"}
 
 
 def tool_call_for(
@@ -57,21 +43,27 @@ def tool_call_for(
     """The MCP tool and arguments that do a task of this kind."""
     if kind not in TOOL_FOR_KIND:
         raise ToolCallError(f"unknown task kind {kind!r}")
-    tool, payload_model = TOOL_FOR_KIND[kind]
     try:
-        arguments = payload_model.model_validate(payload).model_dump()
+        arguments = PAYLOAD_FOR_KIND[TaskKind(kind)].model_validate(payload).model_dump()
     except ValidationError as error:
         raise ToolCallError(f"invalid {kind} payload: {error.errors(include_url=False)}") from error
-    return tool, {**arguments, "timeout_s": timeout_s}
+    return TOOL_FOR_KIND[TaskKind(kind)], {**arguments, "timeout_s": timeout_s}
 
 
-def tool_server_parameters() -> StdioServerParameters:
-    """How to start the tool server: same interpreter, its own service name, no agent secrets."""
+def tool_server_parameters(python_spares: int = 1) -> StdioServerParameters:
+    """How to start the tool server: same interpreter, its own service name, no agent secrets.
+
+    python_spares: run_python sandboxes kept started ahead (one per task slot is enough).
+    """
     otel = {key: value for key, value in os.environ.items() if key.startswith("OTEL_")}
     return StdioServerParameters(
         command=sys.executable,
         args=["-m", "agents.coder.tool_server"],
-        env={**otel, "OTEL_SERVICE_NAME": TOOLS_SERVICE_NAME},
+        env={
+            **otel,
+            "OTEL_SERVICE_NAME": TOOLS_SERVICE_NAME,
+            PYTHON_SPARES_ENV: str(python_spares),
+        },
         cwd=PROJECT_ROOT,
     )
 
@@ -85,6 +77,9 @@ class ToolClient:
 
     async def __aenter__(self) -> Self:
         await self._client.__aenter__()
+        # The client checks each structured result against the tool's output schema with
+        # jsonschema, which it imports on the first call: now, so the first task does not wait.
+        importlib.import_module("jsonschema")
         tools = await self._client.list_tools()
         logger.info("tool server ready with tools %s", sorted(tool.name for tool in tools.tools))
         return self

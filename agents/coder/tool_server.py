@@ -9,56 +9,69 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import sys
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Awaitable, Mapping
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated
 
 from mcp.server.mcpserver import Context, MCPServer
 from opentelemetry import trace
-from pydantic import AfterValidator, Field
+from pydantic import Field
 
-from agents.coder.sandbox import RunResult, Sandbox, check_relative_path
+from agents.coder.sandbox import RunResult, Sandbox
 from agents.coder.telemetry import TOOLS_SERVICE_NAME, setup_tracing, shutdown_tracing
-
-MAX_FILES = 200
-MAX_SOURCE_CHARS = 1 << 20
-MAX_TIMEOUT_S = 300.0
+from agents.coder.warm_python import PYTHON_SPARES_ENV, WarmPython
+from contract.tasks import SourceFiles, SourceText, TimeoutSeconds
 
 logger = logging.getLogger(__name__)
 tracer = trace.get_tracer(__name__)
 
-RelativePath = Annotated[str, AfterValidator(check_relative_path)]
-SourceFiles = Annotated[
-    dict[RelativePath, Annotated[str, Field(max_length=MAX_SOURCE_CHARS)]],
-    Field(min_length=1, max_length=MAX_FILES),
-]
-TimeoutSeconds = Annotated[float, Field(gt=0, le=MAX_TIMEOUT_S)]
-SandboxContext = Context[Sandbox]
+
+@dataclass(frozen=True)
+class Sandboxes:
+    """Shared by every tool call of this server: the sandbox recipe, and run_python's spares."""
+
+    sandbox: Sandbox
+    python: WarmPython
+
+
+SandboxContext = Context[Sandboxes]
 # Only pytest's own plugins: faster start, and nothing else from the venv runs the task's tests.
 PYTEST_ENV = {"PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1"}
 
 
 @asynccontextmanager
-async def sandbox_lifespan(_server: MCPServer[Sandbox]) -> AsyncIterator[Sandbox]:
-    """One sandbox recipe shared by every tool call of this server."""
-    yield Sandbox()
+async def sandbox_lifespan(_server: MCPServer[Sandboxes]) -> AsyncIterator[Sandboxes]:
+    sandbox = Sandbox()
+    # Part of the agent's startup log (it passes our stderr through): how runs are kept apart.
+    isolation = sandbox.isolation
+    level = logging.INFO if isolation.uids and isolation.cgroups else logging.WARNING
+    logger.log(level, "%s", isolation.describe())
+    python = WarmPython(sandbox, spares=int(os.environ.get(PYTHON_SPARES_ENV, "1")))
+    python.refill()  # ready before the first task
+    try:
+        yield Sandboxes(sandbox, python)
+    finally:
+        await python.aclose()
+        await sandbox.aclose()
 
 
-server = MCPServer[Sandbox](TOOLS_SERVICE_NAME, lifespan=sandbox_lifespan)
+server = MCPServer[Sandboxes](TOOLS_SERVICE_NAME, lifespan=sandbox_lifespan)
 
 
 @server.tool()
 async def run_python(
-    code: Annotated[str, Field(max_length=MAX_SOURCE_CHARS)],
+    code: Annotated[SourceText, Field(min_length=1)],
     ctx: SandboxContext,
-    stdin: Annotated[str, Field(max_length=MAX_SOURCE_CHARS)] = "",
+    stdin: SourceText = "",
     timeout_s: TimeoutSeconds = 30.0,
 ) -> RunResult:
     """Run a Python program in a sandbox and return its exit code and output."""
-    argv = [sys.executable, "-I", "main.py"]
-    return await _sandboxed(ctx, "run_python", argv, {"main.py": code}, stdin, timeout_s)
+    python = ctx.request_context.lifespan_context.python
+    return await _traced("run_python", python.run(code, stdin, timeout_s))
 
 
 @server.tool()
@@ -67,7 +80,7 @@ async def lint(
 ) -> RunResult:
     """Lint the given Python files with ruff; exit code 0 means clean."""
     argv = [str(Path(sys.prefix) / "bin" / "ruff"), "check", "--no-cache", "--", *files]
-    return await _sandboxed(ctx, "lint", argv, files, "", timeout_s)
+    return await _sandboxed(ctx, "lint", argv, files, timeout_s)
 
 
 @server.tool()
@@ -76,7 +89,7 @@ async def run_tests(
 ) -> RunResult:
     """Run pytest on the given files; exit code 0 means all tests passed."""
     argv = [sys.executable, "-I", "-m", "pytest", "-q", "-p", "no:cacheprovider", "--", *files]
-    return await _sandboxed(ctx, "run_tests", argv, files, "", timeout_s, PYTEST_ENV)
+    return await _sandboxed(ctx, "run_tests", argv, files, timeout_s, PYTEST_ENV)
 
 
 async def _sandboxed(
@@ -84,13 +97,17 @@ async def _sandboxed(
     tool: str,
     argv: list[str],
     files: Mapping[str, str],
-    stdin: str,
     timeout_s: float,
     env: Mapping[str, str] | None = None,
 ) -> RunResult:
-    sandbox = ctx.request_context.lifespan_context
+    sandbox = ctx.request_context.lifespan_context.sandbox
+    run = sandbox.run(argv, files=files, env=env, timeout_s=timeout_s)
+    return await _traced(tool, run)
+
+
+async def _traced(tool: str, run: Awaitable[RunResult]) -> RunResult:
     with tracer.start_as_current_span(f"sandbox {tool}") as span:
-        result = await sandbox.run(argv, files=files, stdin=stdin, env=env, timeout_s=timeout_s)
+        result = await run
         span.set_attributes(
             {
                 "sandbox.exit_code": -1 if result.exit_code is None else result.exit_code,
@@ -117,6 +134,10 @@ def main() -> None:
         force=True,  # replaces the rich handler the SDK installs at import
     )
     setup_tracing(TOOLS_SERVICE_NAME)
+    if sys.version_info < (3, 12):
+        # 3.11 waits for each sandbox in a thread of its own: a thread start and one more
+        # wake-up per run. A pidfd in the event loop needs neither (3.12 does this by default).
+        asyncio.set_child_watcher(asyncio.PidfdChildWatcher())
     try:
         asyncio.run(server.run_stdio_async())
     finally:

@@ -14,17 +14,19 @@ import httpx
 from opentelemetry import trace
 from opentelemetry.trace import SpanKind
 
-from agents.coder.core_api import AgentSession, CoreApi, Lease, Refused, ResultReport
+from agents.coder.core_api import AgentSession, CoreApi, Refused
 from agents.coder.sandbox import RunResult
 from agents.coder.telemetry import context_from_traceparent
 from agents.coder.tool_client import ToolCallError, ToolClient
+from contract.tasks import MAX_ERROR_CHARS
+from contract.wire import Lease, ResultReport
 
 logger = logging.getLogger(__name__)
 tracer = trace.get_tracer(__name__)
 
 T = TypeVar("T")
-MAX_ERROR_CHARS = 4000
-DEFAULT_TIMEOUT_S = 30.0
+# The core's answers that mean the lease is not ours any more: another agent's report counts.
+LEASE_LOST = frozenset({401, 403, 404, 409})
 # Used until the core tells the lease TTL (heartbeats then come every TTL/3).
 FIRST_HEARTBEAT_INTERVAL_S = 1.0
 
@@ -67,8 +69,13 @@ class Worker:
                 logger.warning("the core no longer accepts agent %s: %s", session.agent_id, refusal)
                 self._revoked.set()
                 return
-            if lease is not None:
+            if lease is None:
+                continue
+            try:
                 await self._execute(session, lease)
+            except Exception:
+                # Whatever a task is or returns, the agent stays up for the next one.
+                logger.exception("task %s: could not be done or reported", lease.task.id)
 
     async def _heartbeat(self, session: AgentSession) -> None:
         interval = FIRST_HEARTBEAT_INTERVAL_S
@@ -85,10 +92,9 @@ class Worker:
 
     async def _execute(self, session: AgentSession, lease: Lease) -> None:
         received = time.monotonic()
-        task = lease.task
         attributes = {
-            "task.id": lease.task_id,
-            "task.kind": str(task["kind"]),
+            "task.id": lease.task.id,
+            "task.kind": lease.task.kind,
             "agent.id": session.agent_id,
         }
         with tracer.start_as_current_span(
@@ -102,10 +108,10 @@ class Worker:
             try:
                 report = await self._perform(lease)
                 await started
-                await session.report(lease.task_id, report)
+                report = await _deliver(session, lease, report)
             except Refused as refusal:
                 # Fencing: another agent owns the task now; its result is the one that counts.
-                logger.warning("task %s: report refused, dropped: %s", lease.task_id, refusal)
+                logger.warning("task %s: report refused, dropped: %s", lease.task.id, refusal)
                 return
             finally:
                 started.cancel()
@@ -113,16 +119,13 @@ class Worker:
         # The benchmark reads this line: the agent's overhead is the total minus the tool run.
         logger.info(
             "task %s %s in %.4fs (tool run %.4fs)",
-            lease.task_id, report.status, time.monotonic() - received, tool_s,
+            lease.task.id, report.status, time.monotonic() - received, tool_s,
         )  # fmt: skip
 
     async def _perform(self, lease: Lease) -> ResultReport:
         task = lease.task
-        timeout_s = float(task.get("timeout_s") or DEFAULT_TIMEOUT_S)
         try:
-            run = await self._tools.run_task(
-                str(task["kind"]), task.get("payload") or {}, timeout_s
-            )
+            run = await self._tools.run_task(task.kind, task.payload, task.timeout_s)
         except ToolCallError as error:
             return ResultReport(
                 lease_id=lease.lease_id,
@@ -131,7 +134,7 @@ class Worker:
                 result=None,
                 error=str(error)[:MAX_ERROR_CHARS],
             )
-        return report_for(lease.lease_id, run, timeout_s)
+        return report_for(lease.lease_id, run, task.timeout_s)
 
     async def _leave(self, session: AgentSession) -> None:
         if self._revoked.is_set():
@@ -141,6 +144,34 @@ class Worker:
             logger.info("deregistered agent_id=%s", session.agent_id)
         except (Refused, httpx.HTTPError) as error:
             logger.warning("could not deregister %s: %s", session.agent_id, error)
+
+
+async def _deliver(session: AgentSession, lease: Lease, report: ResultReport) -> ResultReport:
+    """Report the result; one the core will not take becomes a small failure report instead.
+
+    Returns the report the core accepted. Raises Refused when the lease is lost.
+    """
+    try:
+        await session.report(lease.task.id, report)
+        return report
+    except Refused as refusal:
+        if refusal.status_code in LEASE_LOST:
+            raise
+        why = f"the core refused the task's result: {_printable(str(refusal))}"
+    except httpx.HTTPError as error:
+        # Retried until the report's own deadline: the core keeps failing on this result.
+        why = f"the core could not take the task's result: {_printable(str(error))}"
+    logger.warning("task %s: %s; reporting it as failed", lease.task.id, why)
+    failed = ResultReport(
+        lease_id=lease.lease_id, status="failed", output="", result=None, error=why
+    )
+    await session.report(lease.task.id, failed)
+    return failed
+
+
+def _printable(text: str) -> str:
+    """The core may echo the offending content: keep the message plain and short."""
+    return "".join(char for char in text if char.isprintable())[: MAX_ERROR_CHARS // 4]
 
 
 def report_for(lease_id: str, run: RunResult, timeout_s: float) -> ResultReport:

@@ -4,7 +4,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from agents.coder.sandbox import RunResult
-from scripts.stack.agents import ROOT
+from harness.service import ROOT
 
 OUTPUT_CAP = 64 * 1024
 TIMEOUT_S = 3.0

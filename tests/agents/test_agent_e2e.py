@@ -8,9 +8,9 @@ from typing import Any
 import pytest
 
 from agents.coder.sandbox import RunResult
-from scripts.stack.agents import AgentPool, AgentProcess
-from scripts.stack.core import CoreProcess
-from scripts.stack.service import free_port
+from harness.agents import AgentPool, AgentProcess
+from harness.core import CoreProcess
+from harness.service import free_port
 from tests.agents.hostile import HOSTILE, TIMEOUT_S, network_case
 from tests.conftest import Api, CoreFactory
 
@@ -191,7 +191,7 @@ def test_sigterm_finishes_the_current_task_then_deregisters(
     pool = start_agents(api.core, count=1)
     task_id = submit(api, "python", {"code": SLEEPER.format(seconds=2)})
     agent_id = wait_running(api, task_id)["agent_id"]
-    assert pool.agents[0].terminate(timeout=60) == 0
+    assert pool.agents[0].stop(timeout=60) == 0
     task = api.task(task_id)
     assert (task["status"], task["agent_id"], task["output"]) == ("succeeded", agent_id, "done\n")
     active = [a["id"] for a in api.client.get("/api/v1/agents").json() if a["status"] == "active"]
@@ -251,7 +251,48 @@ def test_agent_waiting_for_a_core_that_never_comes_stops_on_sigterm(tmp_path: Pa
     try:
         wait_for(lambda: "tool server ready" in agent.log(), 60, "the agent to start")
         time.sleep(1)  # now retrying registration
-        assert agent.terminate(timeout=20) == 0
+        assert agent.stop(timeout=20) == 0
         assert "never registered" in agent.log()
     finally:
         agent.kill()
+
+
+# NUL and other control characters, a byte-order mark, bytes that are not UTF-8 (an encoded
+# surrogate, 0xff): on stdout of a task that succeeds and in the traceback of one that fails.
+ODD_OUTPUT = r"""
+import sys
+sys.stdout.write("nul:\x00 esc:\x1b[31m bell:\x07 bom:\ufeff raw:")
+sys.stdout.flush()
+sys.stdout.buffer.write(b"\xff\xfe\xed\xa0\x80 end\n" + b"\x00" * 64)
+"""
+ODD_FAILURE = r"""
+raise SystemExit("nul:\x00 esc:\x1b[0m " + "\x00" * 64)
+"""
+
+
+def test_a_task_printing_odd_bytes_ends_final_and_the_agent_keeps_serving(
+    stack_api: Callable[..., Api], start_agents: PoolFactory, database_url: str
+) -> None:
+    api = stack_api(database_url=database_url)
+    pool = start_agents(api.core, count=1)
+    odd = [submit(api, "python", {"code": code}) for code in (ODD_OUTPUT, ODD_FAILURE)]
+    finished = wait_final(api, odd, timeout=240)
+    assert {task["status"] for task in finished.values()} <= FINAL
+    after = submit(api, "python", {"code": "print('still serving')"})
+    assert wait_final(api, [after])[after]["output"] == "still serving\n"
+    assert pool.agents[0].returncode is None
+    assert len(pool.agent_ids) == 1, "the agent must not have left and registered again"
+
+
+def test_a_result_the_core_refuses_becomes_a_failed_task_with_the_reason(
+    stack_api: Callable[..., Api], start_agents: PoolFactory
+) -> None:
+    api = stack_api(max_request_bytes=4096)  # the result report of the big task is larger
+    pool = start_agents(api.core, count=1)
+    big = submit(api, "python", {"code": "print('x' * 20000)"})
+    task = wait_final(api, [big], timeout=60)[big]
+    assert (task["status"], task["output"]) == ("failed", "")
+    assert task["error"].startswith("the core refused the task's result") and "413" in task["error"]
+    after = submit(api, "python", {"code": "print('still serving')"})
+    assert wait_final(api, [after])[after]["output"] == "still serving\n"
+    assert pool.agents[0].returncode is None
