@@ -1,4 +1,8 @@
-"""Fixtures shared by every test tier: a real hypercode-core process and HTTP clients for it."""
+"""Fixtures shared by every test tier: a real hypercode-core process and HTTP clients for it.
+
+Also the session's reaper: whatever a test started through the harness and left running
+(a failed test, an interrupted fixture) is stopped when the session ends.
+"""
 
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -8,8 +12,9 @@ from typing import Any
 import httpx
 import pytest
 
-from scripts.stack.core import CoreProcess
-from scripts.stack.postgres import PostgresProcess
+from harness.core import CoreProcess
+from harness.postgres import PostgresDatabases, PostgresProcess, given_test_server
+from harness.service import stop_all
 
 
 @dataclass
@@ -84,7 +89,12 @@ CoreFactory = Callable[..., CoreProcess]
 
 
 @pytest.fixture(scope="session")
-def postgres() -> Iterator[PostgresProcess]:
+def postgres() -> Iterator[PostgresDatabases]:
+    """The server SWARM_TEST_POSTGRES_URL names (the pipeline's service), else a throwaway one."""
+    external = given_test_server()
+    if external is not None:
+        yield external
+        return
     with PostgresProcess() as server:
         yield server
 
@@ -94,7 +104,7 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     """Each test that asks for it runs once per backend."""
     if request.param == "sqlite":
         return f"sqlite:///{tmp_path / 'hypercode.db'}"
-    server: PostgresProcess = request.getfixturevalue("postgres")
+    server: PostgresDatabases = request.getfixturevalue("postgres")
     return server.create_database()
 
 
@@ -133,3 +143,11 @@ def db_api(start_core: CoreFactory, database_url: str) -> Iterator[Api]:
     client = Api(start_core(database_url))
     yield client
     client.close()
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    """Stop every process group a test left behind; pytest runs this even after Ctrl-C."""
+    left = stop_all()
+    reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+    if left and reporter is not None:
+        reporter.write_line(f"stopped what tests left running: {', '.join(sorted(left))}")

@@ -1,11 +1,13 @@
-"""Run a real Jaeger v2 (the go-install build) for tests, benchmarks and the showcase.
+"""Run a real Jaeger v2 (with its web UI) for tests, benchmarks and the showcase.
 
 `JaegerProcess` starts the binary that scripts/install-jaeger.sh builds and caches, on
-free localhost ports, with deploy/jaeger/config.yaml; it waits until the health check
-and the query API answer, and reads traces back through Jaeger's HTTP query API.
+free localhost ports, with deploy/jaeger/config.yaml and its trace store in a directory of
+the caller's (a test's temp dir; `SHARED_DATA_DIR` for `make jaeger` and the showcase, so
+traces outlive the run); it waits until the health check and the query API answer, and
+reads traces back through Jaeger's HTTP query API.
 
-    python -m scripts.stack.jaeger                  # serve on the standard ports until Ctrl-C
-    python -m scripts.stack.jaeger --show TRACE_ID  # print a trace as a text waterfall
+    python -m harness.jaeger                  # serve SHARED_DATA_DIR on the standard ports
+    python -m harness.jaeger --show TRACE_ID  # print a trace as a text waterfall
 """
 
 from __future__ import annotations
@@ -21,18 +23,19 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 import httpx
 
-from scripts.stack.service import Service, free_port
+from harness.service import ROOT, Service, free_port
 
 logger = logging.getLogger(__name__)
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
-INSTALL_SCRIPT = REPO_ROOT / "scripts" / "install-jaeger.sh"
-DEFAULT_CONFIG = REPO_ROOT / "deploy" / "jaeger" / "config.yaml"
+INSTALL_SCRIPT = ROOT / "scripts" / "install-jaeger.sh"
+DEFAULT_CONFIG = ROOT / "deploy" / "jaeger" / "config.yaml"
 LISTEN_HOST = "127.0.0.1"
+# Where `make jaeger` and the showcase keep traces, so links printed by a run work afterwards.
+SHARED_DATA_DIR = Path.home() / ".cache" / "swarm" / "jaeger" / "data"
 
 
 class JaegerError(RuntimeError):
@@ -179,25 +182,32 @@ class JaegerQuery:
 
 
 class JaegerProcess(Service):
-    """A Jaeger all-in-one process on localhost; a context manager."""
+    """A Jaeger all-in-one process on localhost; a context manager.
+
+    Traces are stored in `data_dir` (default: workdir/data, gone with the test's temp dir).
+    Only one Jaeger at a time can open a data dir (Badger locks it).
+    """
+
+    stop_timeout_s = 10.0
 
     def __init__(
         self,
         workdir: Path,
         *,
+        data_dir: Path | None = None,
         ports: JaegerPorts | None = None,
         config: Path = DEFAULT_CONFIG,
         binary: Path | None = None,
         ready_timeout_s: float = 30.0,
     ) -> None:
+        super().__init__("jaeger", workdir / "jaeger.log")
         self.workdir = workdir
+        self.cwd = workdir
+        self.data_dir = data_dir or workdir / "data"
         self.ports = ports or JaegerPorts.free()
         self.config = config
         self.binary = binary
         self.ready_timeout_s = ready_timeout_s
-        self.log_path = workdir / "jaeger.log"
-        self._process: subprocess.Popen[bytes] | None = None
-        self._log: IO[bytes] | None = None
         self.query = JaegerQuery(self.query_url)
 
     @property
@@ -213,10 +223,6 @@ class JaegerProcess(Service):
     def query_url(self) -> str:
         """Query API (and UI) base URL."""
         return f"http://{LISTEN_HOST}:{self.ports.query_http}"
-
-    @property
-    def running(self) -> bool:
-        return self._process is not None and self._process.poll() is None
 
     def trace_url(self, trace_id: str) -> str:
         return f"{self.query_url}/trace/{trace_id}"
@@ -237,35 +243,43 @@ class JaegerProcess(Service):
             "OTEL_EXPORTER_OTLP_INSECURE": "true",
         }
 
-    def start(self) -> None:
-        binary = self.binary or install_jaeger()
+    def command(self) -> list[str]:
+        return [str(self.binary), "--config", str(self.config)]
+
+    def environment(self) -> dict[str, str]:
+        return {
+            **os.environ,
+            **self.ports.as_env(),
+            "JAEGER_LISTEN_HOST": LISTEN_HOST,
+            "JAEGER_DATA_DIR": str(self.data_dir),
+        }
+
+    def start(self, timeout: float | None = None) -> None:
+        self.binary = self.binary or install_jaeger()
         self.workdir.mkdir(parents=True, exist_ok=True)
-        self._log = self.log_path.open("ab")
-        env = {**os.environ, **self.ports.as_env(), "JAEGER_LISTEN_HOST": LISTEN_HOST}
-        self._process = subprocess.Popen(  # noqa: S603 - our cached binary, fixed arguments
-            [str(binary), "--config", str(self.config)],
-            stdout=self._log,
-            stderr=subprocess.STDOUT,
-            env=env,
-            cwd=self.workdir,
-        )
-        try:
-            self._wait_until_ready()
-        except BaseException:
-            self.stop()
-            raise
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        super().start(timeout)
         logger.info("jaeger ready: query %s, otlp %s", self.query_url, self.otlp_grpc_endpoint)
 
-    def _wait_until_ready(self) -> None:
-        deadline = time.monotonic() + self.ready_timeout_s
+    def wait_ready(self, timeout: float) -> None:
+        deadline = time.monotonic() + timeout
         health_url = f"http://{LISTEN_HOST}:{self.ports.health}/status"
         while time.monotonic() < deadline:
-            if self._process is None or self._process.poll() is not None:
-                raise JaegerError(f"jaeger exited at start; see {self.log_path}")
+            if not self.running:
+                raise JaegerError(self._why_it_exited())
             if self._answers(health_url) and self._answers(f"{self.query_url}/api/services"):
                 return
             time.sleep(0.1)
-        raise JaegerError(f"jaeger not ready after {self.ready_timeout_s} s; see {self.log_path}")
+        raise JaegerError(f"jaeger not ready after {timeout} s; see {self.log_path}")
+
+    def _why_it_exited(self) -> str:
+        log = self.log_path.read_text() if self.log_path else ""
+        if "Another process is using this Badger database" in log:
+            return (
+                f"jaeger exited at start: another Jaeger uses the trace store {self.data_dir} "
+                "(stop it, or give this one a data dir of its own)"
+            )
+        return f"jaeger exited at start; see {self.log_path}"
 
     @staticmethod
     def _answers(url: str) -> bool:
@@ -274,29 +288,10 @@ class JaegerProcess(Service):
         except httpx.HTTPError:
             return False
 
-    def stop(self) -> None:
-        """SIGTERM, then SIGKILL if Jaeger does not stop within 10 s."""
-        if self._process is not None and self.running:
-            self._process.send_signal(signal.SIGTERM)
-            try:
-                self._process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.kill()
-        self._close_log()
-
-    def kill(self) -> None:
-        """SIGKILL: what a crashed collector looks like to its clients."""
-        if self._process is not None and self.running:
-            self._process.kill()
-            self._process.wait()
-        self._close_log()
-
-    def _close_log(self) -> None:
-        if self._log is not None:
-            self._log.close()
-            self._log = None
-
+    def stop(self, timeout: float | None = None) -> int | None:
+        code = super().stop(timeout)
         self.query.close()
+        return code
 
 
 def waterfall(trace: Trace) -> str:
@@ -326,9 +321,16 @@ def main(argv: list[str] | None = None) -> None:
     """Serve Jaeger on its standard ports until Ctrl-C, or print one trace as a waterfall."""
     parser = argparse.ArgumentParser(description=main.__doc__)
     parser.add_argument("--show", metavar="TRACE_ID", help="print this trace and exit")
+    parser.add_argument(
+        "--data-dir",
+        type=Path,
+        default=SHARED_DATA_DIR,
+        help=f"the trace store to serve (default {SHARED_DATA_DIR}, the showcase's)",
+    )
     parser.add_argument("--query-url", default=f"http://{LISTEN_HOST}:{JaegerPorts().query_http}")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # a line per readiness poll otherwise
     if args.show:
         query = JaegerQuery(args.query_url)
         trace = query.get_trace(args.show)
@@ -340,9 +342,12 @@ def main(argv: list[str] | None = None) -> None:
     workdir = Path(tempfile.mkdtemp(prefix="swarm-jaeger-"))
     # SIGTERM (a supervisor, `timeout`) leaves through the `with` too, so Jaeger stops.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
-    with JaegerProcess(workdir, ports=JaegerPorts()) as jaeger:
+    with JaegerProcess(workdir, data_dir=args.data_dir, ports=JaegerPorts()) as jaeger:
         logger.info(
-            "OTLP gRPC %s, query API %s (Ctrl-C stops)", jaeger.otlp_grpc_endpoint, jaeger.query_url
+            "Jaeger UI and query API %s, OTLP gRPC %s, traces in %s (Ctrl-C stops)",
+            jaeger.query_url,
+            jaeger.otlp_grpc_endpoint,
+            jaeger.data_dir,
         )
         try:
             signal.pause()

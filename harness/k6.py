@@ -1,12 +1,12 @@
 """Run the k6 swarm load test (k6/swarm_load_test.js) and read the summary it writes.
 
-The showcase (`scripts/load.py`), the pipeline and the tests all go through `run_swarm_load_test`,
-so they run the same binary with the same environment and parse the same JSON.
+The load run (`scripts/load.py`), the showcase, the pipeline and the tests all go through
+`run_swarm_load_test`, so they run the same binary with the same environment and parse the same
+JSON.
 """
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import re
@@ -20,9 +20,11 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
-SCRIPT = REPO_ROOT / "k6" / "swarm_load_test.js"
-PROFILES_FILE = REPO_ROOT / "k6" / "profiles.json"
+from contract.keys import Role
+from harness.service import ROOT, Command
+
+SCRIPT = ROOT / "k6" / "swarm_load_test.js"
+PROFILES_FILE = ROOT / "k6" / "profiles.json"
 SUMMARY_SCHEMA = "swarm-load-summary/1"
 # k6's documented exit code when a threshold failed (setup failures exit 107).
 EXIT_THRESHOLDS_FAILED = 99
@@ -73,7 +75,7 @@ class MixShare(_Frozen):
 
 
 class OperationStats(_Frozen):
-    """Requests carrying one `scenario` tag; no latencies when none were sent."""
+    """Requests carrying one `operation` tag; no latencies when none were sent."""
 
     count: int
     failed_rate: float
@@ -116,6 +118,34 @@ class Checks(_Frozen):
     failed: list[FailedCheck]
 
 
+class TracedRequest(_Frozen):
+    """One k6 request with its trace in Jaeger."""
+
+    trace_id: str
+    url: str  # the trace in Jaeger's UI
+    duration_ms: float  # as k6 measured it
+    status: int  # 0: no response
+    sampled: bool  # False: a failed request k6 traced alone (the core did not record it)
+
+
+class OperationTraces(_Frozen):
+    """One operation's traced requests: the slowest sampled ones and every failed one."""
+
+    sampled: int
+    slowest: list[TracedRequest]
+    failed: list[TracedRequest]
+
+
+class TraceLinks(_Frozen):
+    """From the run's requests to their traces (k6/lib/tracing.js); `error` if Jaeger failed."""
+
+    jaeger_url: str
+    run_id: str
+    sampled_share: float
+    operations: dict[str, OperationTraces] = Field(default_factory=dict)
+    error: str | None = None
+
+
 @dataclass(frozen=True)
 class ThresholdVerdict:
     """One threshold expression on one (sub)metric and whether it held."""
@@ -141,6 +171,7 @@ class LoadSummary(_Frozen):
     operations: dict[str, OperationStats]
     latency: Latency
     thresholds: dict[str, dict[str, bool]]  # metric -> expression -> held
+    traces: TraceLinks | None = None  # None: no Jaeger was given to the run
 
     @classmethod
     def from_document(cls, document: Mapping[str, Any]) -> LoadSummary:
@@ -179,6 +210,51 @@ class LoadSummary(_Frozen):
         return max(abs(share.percent - share.target_percent) for share in self.mix.values())
 
 
+def trace_link_lines(summary: LoadSummary, *, failed_shown: int | None = None) -> list[str]:
+    """For a report: per operation, its slowest sampled and every failed request, each with a
+    link to its trace (the same lines k6's own summary prints); nothing without Jaeger.
+
+    failed_shown: at most this many failed requests per operation (the slowest), then a count.
+    """
+    traces = summary.traces
+    if traces is None:
+        return []
+    lines = [
+        f"Traces of this load ({100 * traces.sampled_share:.1f} % of requests sampled; "
+        "the slowest sampled and every failed request):"
+    ]
+    if traces.error is not None:
+        return [*lines, f"  none: {traces.error}"]
+    for operation, found in traces.operations.items():
+        lines.append(f"  {operation}: {found.sampled} sampled, {len(found.failed)} failed")
+        failed = found.failed[:failed_shown]
+        for kind, requests in (("slow", found.slowest), ("FAILED", failed)):
+            lines += [
+                f"    {kind:<6} {request.duration_ms:9.1f} ms  {request.status:3}  {request.url}"
+                for request in requests
+            ]
+        if len(failed) < len(found.failed):
+            lines.append(f"    ... {len(found.failed) - len(failed)} more failed (summary.json)")
+    return lines
+
+
+@dataclass(frozen=True)
+class TraceSink:
+    """A running Jaeger that k6 sends its client spans to and reads them back from."""
+
+    otlp_http_endpoint: str  # e.g. http://127.0.0.1:4318
+    query_url: str  # e.g. http://127.0.0.1:16686
+    sampled_share: float = 0.01  # of requests sent with a sampled traceparent
+
+    def as_env(self) -> dict[str, str]:
+        """The variables k6/swarm_load_test.js reads its tracing settings from."""
+        return {
+            "OTLP_TRACES_URL": f"{self.otlp_http_endpoint}/v1/traces",
+            "JAEGER_URL": self.query_url,
+            "TRACED_SHARE": str(self.sampled_share),
+        }
+
+
 @dataclass(frozen=True)
 class Target:
     """The core under test and the keys the script needs (one role each)."""
@@ -190,11 +266,11 @@ class Target:
 
     @classmethod
     def from_role_keys(cls, base_url: str, keys: Mapping[str, str]) -> Target:
-        """Build from a `{"client": ..., "registrar": ..., "admin": ...}` mapping."""
-        missing = sorted({"client", "registrar", "admin"} - keys.keys())
+        """Build from a `{role: key}` mapping with a key for every role."""
+        missing = sorted(set(Role) - keys.keys())
         if missing:
             raise K6Error(f"keys for role(s) {', '.join(missing)} are missing")
-        return cls(base_url, keys["client"], keys["registrar"], keys["admin"])
+        return cls(base_url, keys[Role.client], keys[Role.registrar], keys[Role.admin])
 
 
 @dataclass(frozen=True)
@@ -269,38 +345,41 @@ def run_swarm_load_test(
     out_dir: Path,
     *,
     profile: str = "full",
+    traces: TraceSink | None = None,
     extra_env: Mapping[str, str] | None = None,
     capture_output: bool = True,
 ) -> K6Run:
-    """Run the swarm load test; writes summary.json, report.html (and k6.log) into out_dir."""
+    """Run the swarm load test; writes summary.json, report.html (and k6.log) into out_dir.
+
+    With `traces`, the summary links slow and failed requests to their traces there.
+    """
     planned = profile_named(profile).planned_seconds
     out_dir.mkdir(parents=True, exist_ok=True)
     summary_path = out_dir / "summary.json"
     report_path = out_dir / "report.html"
     log_path = out_dir / "k6.log" if capture_output else None
     summary_path.unlink(missing_ok=True)
-    env = {**_k6_environment(target, profile, summary_path, report_path), **(extra_env or {})}
+    env = {
+        **_k6_environment(target, profile, summary_path, report_path),
+        **(traces.as_env() if traces else {}),
+        **(extra_env or {}),
+    }
     # Progress bars only help someone watching; in a captured log they are noise.
     quiet = ["--quiet"] if capture_output else []
     # An empty --address opens no REST API port (default 6565), so parallel runs never collide.
     command = [str(k6_binary()), "run", "--address", "", *quiet, str(SCRIPT)]
-    try:
-        with contextlib.ExitStack() as stack:
-            log = stack.enter_context(log_path.open("w", encoding="utf-8")) if log_path else None
-            completed = subprocess.run(  # noqa: S603 - fixed argv, no shell
-                command,
-                env=env,
-                cwd=REPO_ROOT,
-                stdout=log,  # None: k6 writes straight to our terminal
-                stderr=subprocess.STDOUT if log else None,
-                timeout=planned + RUN_TIMEOUT_MARGIN_S,
-            )
-    except subprocess.TimeoutExpired as error:
-        raise K6Error(
-            f"k6 ran past its {planned:.0f} s profile plus margin and was killed"
-        ) from error
+    if log_path:
+        log_path.unlink(missing_ok=True)
+    # log_path None: k6 writes straight to our terminal.
+    with Command(command, log_path=log_path, env=env) as k6:
+        try:
+            exit_code = k6.wait(planned + RUN_TIMEOUT_MARGIN_S)
+        except subprocess.TimeoutExpired as error:
+            raise K6Error(
+                f"k6 ran past its {planned:.0f} s profile plus margin and was stopped"
+            ) from error
     summary = LoadSummary.from_file(summary_path) if summary_path.exists() else None
-    return K6Run(completed.returncode, summary, summary_path, report_path, log_path)
+    return K6Run(exit_code, summary, summary_path, report_path, log_path)
 
 
 def inspect_options(profile: str) -> dict[str, Any]:
@@ -309,7 +388,7 @@ def inspect_options(profile: str) -> dict[str, Any]:
         [str(k6_binary()), "inspect", "--env", f"PROFILE={profile}", str(SCRIPT)],
         capture_output=True,
         text=True,
-        cwd=REPO_ROOT,
+        cwd=ROOT,
         env={**os.environ, "K6_NO_USAGE_REPORT": "true"},
         timeout=60,
     )
