@@ -11,8 +11,11 @@
 //                   before (the registration is tagged register_simulated_agent and left out
 //                   of the mix), never a real worker: simulated agents advertise a capability
 //                   no task asks for, so they never hold work.
-// Every request carries the tag `scenario` with its operation name. SLA thresholds
-// (p95 < 500 ms, < 1 % failed requests) hold globally and per tag; > 99 % of checks must pass.
+// Every request carries the tag `operation` with its operation name (not `scenario`: k6 sets
+// that system tag itself). SLA thresholds (p95 < 500 ms, < 1 % failed requests) hold globally
+// and per tag; > 99 % of checks must pass.
+// A share of the requests is traced (lib/tracing.js): the summary links the slowest traced
+// request and every failed one of each operation to its trace in Jaeger.
 //
 // Environment:
 //   BASE_URL       core to test, e.g. http://127.0.0.1:8000 (required)
@@ -21,14 +24,19 @@
 //   ADMIN_KEY      API key with the admin role (kill agents)            (required)
 //   PROFILE        load shape from profiles.json: full (default), ci, smoke
 //   SUMMARY_JSON   where to write the machine-readable summary (shape in lib/summary.js)
+//   TRACED_SHARE   share of requests sent with a sampled W3C traceparent (default 0.01)
+//   OTLP_TRACES_URL  Jaeger's OTLP/HTTP traces endpoint, e.g. http://127.0.0.1:4318/v1/traces
+//   JAEGER_URL     Jaeger's query API and UI, e.g. http://127.0.0.1:16686, for the links
+//                  (without the two, requests are still traced, the summary has no links)
 // The web dashboard's HTML report is k6's own: K6_WEB_DASHBOARD=true
-// K6_WEB_DASHBOARD_EXPORT=report.html (scripts/stack/k6.py sets both).
+// K6_WEB_DASHBOARD_EXPORT=report.html (harness/k6.py sets both).
 
 import http from 'k6/http';
 import { check, fail } from 'k6';
 import exec from 'k6/execution';
 
 import { buildSummary, formatSummary } from './lib/summary.js';
+import { exportSpan, newTrace, traceHeaders, traceLinks } from './lib/tracing.js';
 
 const PROFILES = JSON.parse(open('./profiles.json'));
 const PROFILE_NAME = __ENV.PROFILE || 'full';
@@ -41,6 +49,13 @@ if (PROFILE === undefined) {
 
 const BASE_URL = (__ENV.BASE_URL || '').replace(/\/+$/, '');
 const API = `${BASE_URL}/api/v1`;
+
+const TRACED_SHARE = Number(__ENV.TRACED_SHARE || '0.01');
+if (!(TRACED_SHARE >= 0 && TRACED_SHARE <= 1)) {
+  throw new Error(`TRACED_SHARE must be a number from 0 to 1, not "${__ENV.TRACED_SHARE}"`);
+}
+const OTLP_TRACES_URL = __ENV.OTLP_TRACES_URL || '';
+const JAEGER_URL = (__ENV.JAEGER_URL || '').replace(/\/+$/, '');
 
 const OPERATIONS = ['submit_task', 'query_status', 'kill_agent'];
 const REGISTER = 'register_simulated_agent';
@@ -61,7 +76,7 @@ function thresholdsPerTag() {
   const thresholds = { ...SLA, checks: ['rate>0.99'] };
   for (const tag of [...OPERATIONS, REGISTER]) {
     for (const [metric, rules] of Object.entries({ ...SLA, ...EXERCISED })) {
-      thresholds[`${metric}{scenario:${tag}}`] = rules;
+      thresholds[`${metric}{operation:${tag}}`] = rules;
     }
   }
   return thresholds;
@@ -92,6 +107,25 @@ function authorized(key, tags) {
   };
 }
 
+// One request of an operation, traced for TRACED_SHARE of them (and when it fails).
+function send(run, method, url, body, key, tags) {
+  const trace = newTrace(TRACED_SHARE);
+  const params = authorized(key, tags);
+  params.headers = { ...params.headers, ...traceHeaders(trace) };
+  const startedMs = Date.now();
+  const res = http.request(method, url, body, params);
+  exportSpan(OTLP_TRACES_URL, {
+    trace,
+    operation: tags.operation,
+    runId: run.runId,
+    startedMs,
+    res,
+    vu: exec.vu.idInTest,
+    iteration: exec.vu.iterationInScenario,
+  });
+  return res;
+}
+
 function requireEnv() {
   const missing = ['BASE_URL', 'CLIENT_KEY', 'REGISTRAR_KEY', 'ADMIN_KEY'].filter(
     (name) => !__ENV[name],
@@ -117,20 +151,19 @@ export function setup() {
   if (probe.status !== 200) {
     fail(`CLIENT_KEY was refused: GET /api/v1/execution answered ${probe.status} ${probe.body}`);
   }
+  // Tags this run's client spans, so the summary finds them among earlier runs' traces.
+  return { runId: `${Date.now()}-${Math.floor(Math.random() * 1e9)}` };
 }
 
-export function submitTask() {
+export function submitTask(run) {
   const iteration = exec.vu.iterationInScenario;
   const body = JSON.stringify({
     kind: 'python',
     payload: { code: `print(sum(range(${iteration})))` },
     timeout_s: 10,
   });
-  const res = http.post(
-    `${API}/execution/execute`,
-    body,
-    authorized(__ENV.CLIENT_KEY, { scenario: 'submit_task' }),
-  );
+  const res = send(run, 'POST', `${API}/execution/execute`, body, __ENV.CLIENT_KEY,
+    { operation: 'submit_task' });
   const accepted = check(res, {
     'status is 202': (r) => r.status === 202,
     'task is queued with an id': (r) => r.status === 202 && r.json('status') === 'queued'
@@ -142,47 +175,40 @@ export function submitTask() {
   }
 }
 
-export function queryStatus() {
+export function queryStatus(run) {
   const taskId = submittedTaskIds[Math.floor(Math.random() * submittedTaskIds.length)];
   if (!check(taskId, { 'VU has a task of its own to read': (id) => id !== undefined })) return;
-  const res = http.get(
-    `${API}/execution/${taskId}`,
-    authorized(__ENV.CLIENT_KEY, { scenario: 'query_status', name: `${API}/execution/{id}` }),
-  );
+  const res = send(run, 'GET', `${API}/execution/${taskId}`, null, __ENV.CLIENT_KEY,
+    { operation: 'query_status', name: `${API}/execution/{id}` });
   check(res, {
     'status is 200': (r) => r.status === 200,
     'body is the task asked for': (r) => r.status === 200 && r.json('id') === taskId,
   });
 }
 
-function registerSimulatedAgent() {
+function registerSimulatedAgent(run) {
   const name = `k6-simulated-vu${exec.vu.idInTest}-it${exec.vu.iterationInScenario}`;
-  const res = http.post(
-    `${API}/agents`,
+  const res = send(run, 'POST', `${API}/agents`,
     JSON.stringify({ name, capabilities: ['k6-simulated-never-matches'] }),
-    authorized(__ENV.REGISTRAR_KEY, { scenario: REGISTER }),
-  );
+    __ENV.REGISTRAR_KEY, { operation: REGISTER });
   const registered = check(res, {
     'simulated agent registered (201)': (r) => r.status === 201 && typeof r.json('id') === 'string',
   });
   return registered ? res.json('id') : undefined;
 }
 
-export function killAgent() {
-  const agentId = registerSimulatedAgent();
+export function killAgent(run) {
+  const agentId = registerSimulatedAgent(run);
   if (agentId === undefined) return;
-  const res = http.del(
-    `${API}/agents/${agentId}`,
-    null,
-    authorized(__ENV.ADMIN_KEY, { scenario: 'kill_agent', name: `${API}/agents/{id}` }),
-  );
+  const res = send(run, 'DELETE', `${API}/agents/${agentId}`, null, __ENV.ADMIN_KEY,
+    { operation: 'kill_agent', name: `${API}/agents/{id}` });
   check(res, { 'status is 204': (r) => r.status === 204 });
 }
 
 const STEPS = { submit_task: submitTask, query_status: queryStatus, kill_agent: killAgent };
 
-export function swarmCycle() {
-  STEPS[CYCLE[exec.vu.iterationInScenario % CYCLE.length]]();
+export function swarmCycle(run) {
+  STEPS[CYCLE[exec.vu.iterationInScenario % CYCLE.length]](run);
 }
 
 export function handleSummary(data) {
@@ -192,6 +218,12 @@ export function handleSummary(data) {
     operations: OPERATIONS,
     supportTags: [REGISTER],
     targetMix: TARGET_MIX,
+    traces: data.setup_data === undefined ? null : traceLinks({
+      jaegerUrl: JAEGER_URL,
+      runId: data.setup_data.runId,
+      share: TRACED_SHARE,
+      operations: [...OPERATIONS, REGISTER],
+    }),
   });
   const outputs = { stdout: formatSummary(summary) };
   if (__ENV.SUMMARY_JSON) {

@@ -1,7 +1,7 @@
 // Turns k6's end-of-test data into the swarm summary: a JSON document for the pipeline's
 // gate and a text report for people.
 //
-// JSON shape (version 1; scripts/stack/k6.py parses it, keep the two in step):
+// JSON shape (version 1; harness/k6.py parses it, keep the two in step):
 // {
 //   "schema": "swarm-load-summary/1",
 //   "profile": "ci", "base_url": "http://127.0.0.1:8000",
@@ -12,14 +12,22 @@
 //              "failed": [{"name": "status is 202", "fails": 3}]},  // only checks that failed
 //   "mix": {                                // the three operations only, percent of their sum
 //     "submit_task": {"count": 8400, "percent": 70.0, "target_percent": 70}, ...},
-//   "operations": {                         // per `scenario` tag, support tags included
+//   "operations": {                         // per `operation` tag, support tags included
 //     "submit_task": {"count": 8400, "failed_rate": 0.0,
 //                     "p50_ms": 9.1, "p95_ms": 31.0, "p99_ms": 52.4, "max_ms": 120.3}, ...,
 //     "register_simulated_agent": {...}},
 //   "latency": {"p50_ms": 8.7, "p95_ms": 30.2, "p99_ms": 50.1, "max_ms": 130.0},  // all requests
 //   "thresholds": {                         // metric -> expression -> held
 //     "http_req_duration": {"p(95)<500": true},
-//     "http_req_duration{scenario:submit_task}": {"p(95)<500": true}, ...}
+//     "http_req_duration{operation:submit_task}": {"p(95)<500": true}, ...},
+//   "traces": {                             // null without JAEGER_URL (lib/tracing.js)
+//     "jaeger_url": "http://127.0.0.1:16686", "run_id": "...", "sampled_share": 0.01,
+//     "operations": {                       // per `operation` tag, support tags included
+//       "submit_task": {"sampled": 84,      // traced requests of this run
+//         "slowest": [{"trace_id": "4bf9...", "url": "http://127.0.0.1:16686/trace/4bf9...",
+//                      "duration_ms": 212.4, "status": 202, "sampled": true}, ...],
+//         "failed": [...]}, ...},           // every failed request, same fields, slowest first
+//     "error": "..."}                       // instead of operations when Jaeger did not answer
 // }
 
 const SCHEMA = 'swarm-load-summary/1';
@@ -46,7 +54,7 @@ function latency(values) {
 // k6 only keeps per-tag submetrics that some threshold names, hence one per metric and tag.
 function operationStats(data, tag) {
   const [requests, failed, duration] = ['http_reqs', 'http_req_failed', 'http_req_duration']
-    .map((metric) => metricValues(data, `${metric}{scenario:${tag}}`));
+    .map((metric) => metricValues(data, `${metric}{operation:${tag}}`));
   if ([requests, failed, duration].includes(undefined)) {
     throw new Error(`no per-tag metrics for "${tag}": its thresholds are missing from options`);
   }
@@ -93,7 +101,9 @@ function checkStats(data) {
   return { passes: values.passes, fails: values.fails, failed };
 }
 
-export function buildSummary(data, { profile, baseUrl, operations, supportTags, targetMix }) {
+export function buildSummary(
+  data, { profile, baseUrl, operations, supportTags, targetMix, traces = null },
+) {
   const perTag = {};
   for (const tag of [...operations, ...supportTags]) perTag[tag] = operationStats(data, tag);
   const requests = metricValues(data, 'http_reqs') || { count: 0, rate: 0 };
@@ -118,6 +128,7 @@ export function buildSummary(data, { profile, baseUrl, operations, supportTags, 
     operations: perTag,
     latency: latency(metricValues(data, 'http_req_duration')),
     thresholds,
+    traces,
   };
 }
 
@@ -140,6 +151,26 @@ function operationRow(name, stats, mix) {
     column(formatMs(stats.p99_ms), 8),
     column(`${(100 * stats.failed_rate).toFixed(2)}%`, 8),
   ].join(' ');
+}
+
+function tracedLine(kind, request) {
+  return `    ${kind.padEnd(8)} ${column(formatMs(request.duration_ms), 9)} ms  `
+    + `${column(request.status, 3)}  ${request.url}`;
+}
+
+// The slowest traced and every failed request of each operation, one line and link each.
+export function traceLines(traces) {
+  if (traces === null || traces === undefined) return [];
+  const header = `traces in ${traces.jaeger_url} (${(100 * traces.sampled_share).toFixed(1)}% `
+    + 'of requests sampled; slowest sampled and every failed request):';
+  if (traces.error !== undefined) return [header, `  none: ${traces.error}`, ''];
+  const lines = [header];
+  for (const [operation, found] of Object.entries(traces.operations)) {
+    lines.push(`  ${operation}: ${found.sampled} sampled, ${found.failed.length} failed`);
+    lines.push(...found.slowest.map((r) => tracedLine('slow', r)));
+    lines.push(...found.failed.map((r) => tracedLine('FAILED', r)));
+  }
+  return [...lines, ''];
 }
 
 function thresholdLines(verdicts) {
@@ -165,6 +196,7 @@ export function formatSummary(summary) {
       ([name, stats]) => operationRow(name, stats, summary.mix[name]),
     ),
     '',
+    ...traceLines(summary.traces),
     ...summary.checks.failed.map((c) => `  check failed ${c.fails}x: ${c.name}`),
     `thresholds: ${summary.passed ? 'all passed' : `${failedThresholds} FAILED`} `
       + `(${verdicts.length} in all)`,

@@ -1,17 +1,21 @@
-"""scripts/stack/k6.py: reading durations, keys and summaries, and a target that is not there."""
+"""harness/k6.py: reading durations, keys and summaries, and a target that is not there."""
 
 import socket
 from pathlib import Path
 
 import pytest
 
-from scripts.stack.k6 import (
+from harness.k6 import (
     SUMMARY_SCHEMA,
     K6Error,
     LoadSummary,
+    OperationTraces,
     Target,
+    TracedRequest,
+    TraceLinks,
     parse_duration,
     run_swarm_load_test,
+    trace_link_lines,
 )
 
 
@@ -71,4 +75,20 @@ def test_run_that_never_reached_the_operations_fails_its_thresholds(tmp_path: Pa
     assert "missing environment variable(s): CLIENT_KEY, REGISTRAR_KEY, ADMIN_KEY" in run.log_text()
     assert run.summary is not None and not run.summary.passed
     failed = {verdict.metric for verdict in run.summary.failed_thresholds()}
-    assert "http_reqs{scenario:submit_task}" in failed
+    assert "http_reqs{operation:submit_task}" in failed
+
+
+def test_report_lists_a_few_failed_requests_and_counts_the_rest() -> None:
+    failed = [
+        TracedRequest(trace_id=f"{i:032x}", url=f"http://jaeger/trace/{i}", duration_ms=10.0 * i,
+                      status=503, sampled=False)
+        for i in range(8)
+    ]  # fmt: skip
+    operations = {"submit_task": OperationTraces(sampled=0, slowest=[], failed=failed)}
+    traces = TraceLinks(jaeger_url="http://jaeger", run_id="r", sampled_share=0.01,
+                        operations=operations)  # fmt: skip
+    lines = trace_link_lines(LoadSummary.model_construct(traces=traces), failed_shown=5)
+    assert [line.split()[-1] for line in lines if "FAILED" in line] == [
+        f"http://jaeger/trace/{i}" for i in range(5)
+    ]
+    assert lines[-1].strip() == "... 3 more failed (summary.json)"

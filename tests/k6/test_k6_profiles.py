@@ -2,7 +2,7 @@
 
 import pytest
 
-from scripts.stack.k6 import K6Error, inspect_options, load_profiles
+from harness.k6 import K6Error, inspect_options, load_profiles
 
 OPERATION_TAGS = ["submit_task", "query_status", "kill_agent", "register_simulated_agent"]
 
@@ -25,9 +25,9 @@ def test_sla_thresholds_hold_globally_and_every_operation_tag_must_run() -> None
     assert thresholds["http_req_duration"] == ["p(95)<500"]
     assert thresholds["http_req_failed"] == ["rate<0.01"]
     for tag in OPERATION_TAGS:
-        assert thresholds[f"http_req_duration{{scenario:{tag}}}"] == ["p(95)<500"]
-        assert thresholds[f"http_req_failed{{scenario:{tag}}}"] == ["rate<0.01"]
-        assert thresholds[f"http_reqs{{scenario:{tag}}}"] == ["count>0"]
+        assert thresholds[f"http_req_duration{{operation:{tag}}}"] == ["p(95)<500"]
+        assert thresholds[f"http_req_failed{{operation:{tag}}}"] == ["rate<0.01"]
+        assert thresholds[f"http_reqs{{operation:{tag}}}"] == ["count>0"]
 
 
 @pytest.mark.parametrize("profile", ["ci", "smoke"])

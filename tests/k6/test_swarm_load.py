@@ -5,9 +5,9 @@ from pathlib import Path
 import httpx
 import pytest
 
-from scripts.stack.agents import AgentPool
-from scripts.stack.core import CoreProcess
-from scripts.stack.k6 import EXIT_THRESHOLDS_FAILED, K6Run, Target, run_swarm_load_test
+from harness.agents import AgentPool
+from harness.core import CoreProcess
+from harness.k6 import EXIT_THRESHOLDS_FAILED, K6Run, Target, run_swarm_load_test
 
 pytestmark = pytest.mark.slow
 
@@ -65,7 +65,7 @@ def test_injected_latency_fails_the_p95_threshold_and_the_run(tmp_path: Path) ->
     assert run.exit_code == EXIT_THRESHOLDS_FAILED, run.log_text()
     failed = {(verdict.metric, verdict.expression) for verdict in run.summary.failed_thresholds()}
     assert ("http_req_duration", "p(95)<500") in failed
-    assert ("http_req_duration{scenario:submit_task}", "p(95)<500") in failed
+    assert ("http_req_duration{operation:submit_task}", "p(95)<500") in failed
     # Slow, not broken: only the latency thresholds may fail.
     assert all(metric.startswith("http_req_duration") for metric, _ in failed), failed
     assert run.summary.latency.p95_ms >= INJECTED_LATENCY_MS

@@ -12,7 +12,7 @@ from opentelemetry.sdk.resources import SERVICE_NAME, Resource
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 
-from scripts.stack.jaeger import JaegerProcess
+from harness.jaeger import JaegerProcess
 
 CLIENT_SERVICE = "swarm-client"
 
@@ -23,12 +23,17 @@ def jaeger(tmp_path_factory: pytest.TempPathFactory) -> Iterator[JaegerProcess]:
         yield running
 
 
-@pytest.fixture
-def client_tracing(jaeger: JaegerProcess) -> Iterator[TracerProvider]:
+def client_provider(jaeger: JaegerProcess) -> TracerProvider:
     """A TracerProvider of the test process; not global, so nothing else in pytest uses it."""
     provider = TracerProvider(resource=Resource.create({SERVICE_NAME: CLIENT_SERVICE}))
     # Simple (synchronous) export: the client span is in Jaeger when the `with` block ends.
     exporter = OTLPSpanExporter(endpoint=jaeger.otlp_grpc_endpoint, insecure=True)
     provider.add_span_processor(SimpleSpanProcessor(exporter))
+    return provider
+
+
+@pytest.fixture
+def client_tracing(jaeger: JaegerProcess) -> Iterator[TracerProvider]:
+    provider = client_provider(jaeger)
     yield provider
     provider.shutdown()

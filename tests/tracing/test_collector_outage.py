@@ -15,9 +15,9 @@ from pathlib import Path
 import httpx
 import pytest
 
-from scripts.stack.core import CoreProcess
-from scripts.stack.jaeger import LISTEN_HOST, JaegerProcess
-from scripts.stack.service import free_port
+from harness.core import CoreProcess
+from harness.jaeger import LISTEN_HOST, JaegerProcess
+from harness.service import free_port
 
 SLA_P95_S = 0.5
 CONCURRENCY = 8

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 import yaml
 
-from scripts.stack.jaeger import DEFAULT_CONFIG
+from harness.jaeger import DEFAULT_CONFIG
 
 COMPOSE_FILE = Path(__file__).resolve().parents[2] / "deploy" / "docker-compose.monitoring.yml"
 OUR_SERVICES = {"hypercode-core": "hypercode-core", "coder-agent": "coder-agent"}

@@ -1,13 +1,14 @@
-"""The Jaeger harness itself: a real go-install build, OTLP in, query API out."""
+"""The Jaeger harness itself: the real build (UI embedded), OTLP in, query API and UI out."""
 
+import re
 from pathlib import Path
 
 import httpx
 import pytest
 from opentelemetry.sdk.trace import TracerProvider
 
-from scripts.stack.jaeger import JaegerError, JaegerPorts, JaegerProcess, Span, Trace, waterfall
-from tests.tracing.conftest import CLIENT_SERVICE
+from harness.jaeger import JaegerError, JaegerPorts, JaegerProcess, Span, Trace, waterfall
+from tests.tracing.conftest import CLIENT_SERVICE, client_provider
 
 pytestmark = pytest.mark.jaeger
 
@@ -33,11 +34,33 @@ def test_unknown_trace_is_none(jaeger: JaegerProcess) -> None:
     assert jaeger.query.get_trace("0123456789abcdef0123456789abcdef") is None
 
 
-def test_go_install_build_serves_the_placeholder_ui(jaeger: JaegerProcess) -> None:
-    # The real UI is built with npm from a git submodule that the Go module zip lacks;
-    # docs/tracing.md says how to get it. If this starts failing, the docs are stale.
-    page = httpx.get(jaeger.query_url + "/").text
-    assert "This is not the Jaeger UI you are looking for" in page
+def test_the_real_ui_is_embedded_not_the_placeholder(jaeger: JaegerProcess) -> None:
+    # scripts/install-jaeger.sh builds jaeger-ui and embeds it; the Go module alone would
+    # serve a placeholder page. The UI's script bundle must be served too, not just a page.
+    page = httpx.get(jaeger.query_url + "/search").text
+    assert "This is not the Jaeger UI you are looking for" not in page
+    assert "<title>Jaeger UI</title>" in page
+    bundles = re.findall(r'type="module" crossorigin src="\.(/static/[^"]+\.js)"', page)
+    assert bundles, page
+    bundle = httpx.get(jaeger.query_url + bundles[0])
+    assert bundle.status_code == httpx.codes.OK
+    assert len(bundle.content) > 100_000
+
+
+def test_traces_outlive_the_process_in_its_data_dir(tmp_path: Path) -> None:
+    data_dir = tmp_path / "store"
+    with JaegerProcess(tmp_path / "first", data_dir=data_dir) as first:
+        provider = client_provider(first)
+        with provider.get_tracer(__name__).start_as_current_span("kept") as span:
+            trace_id = format(span.get_span_context().trace_id, "032x")
+        first.query.wait_for_trace(trace_id, lambda t: len(t.spans) == 1)
+        provider.shutdown()
+
+    with JaegerProcess(tmp_path / "second", data_dir=data_dir) as second:
+        trace = second.query.get_trace(trace_id)
+
+    assert trace is not None
+    assert [span.name for span in trace.spans] == ["kept"]
 
 
 def test_bad_config_fails_clearly_and_leaves_no_process(tmp_path: Path) -> None:
@@ -69,3 +92,12 @@ def test_waterfall_indents_children_under_parents_in_start_order() -> None:
         "svc-c: orphan",
     ]
     assert lines[2].split()[:2] == ["1.0", "ms"]
+
+
+def test_a_second_jaeger_on_the_same_store_says_so(tmp_path: Path) -> None:
+    data_dir = tmp_path / "store"
+    with JaegerProcess(tmp_path / "first", data_dir=data_dir):
+        second = JaegerProcess(tmp_path / "second", data_dir=data_dir)
+        with pytest.raises(JaegerError, match="another Jaeger uses the trace store"):
+            second.start()
+        assert not second.running

@@ -5,6 +5,7 @@ client (this test) -> core POST -> [queue] -> core `lease task`
                                                                   -> core result route
 """
 
+import re
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -15,9 +16,10 @@ from opentelemetry import trace
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 
-from scripts.stack.agents import AgentPool
-from scripts.stack.core import CoreProcess
-from scripts.stack.jaeger import JaegerProcess, Span, Trace, waterfall
+from harness.agents import AgentPool
+from harness.browser import rendered_dom, screenshot
+from harness.core import CoreProcess
+from harness.jaeger import JaegerProcess, Span, Trace, waterfall
 from tests.tracing.conftest import CLIENT_SERVICE
 
 CORE = "hypercode-core"
@@ -139,3 +141,25 @@ def test_task_trace_links_client_core_queue_agent_and_tool_server(
     assert result.service == CORE
     assert found.span(result.parent_span_id or "").service == AGENT
     assert execute in ancestors(found, result)
+
+
+def test_jaeger_ui_renders_the_task_trace_with_all_four_services(
+    jaeger: JaegerProcess,
+    client_tracing: TracerProvider,
+    core: CoreProcess,
+    agents: AgentPool,
+    tmp_path: Path,
+) -> None:
+    trace_id, _, task_id = submit_under_client_span(client_tracing, core)
+    assert wait_until_final(core, task_id)["status"] == "succeeded"
+    jaeger.query.wait_for_trace(trace_id, has_every_hop)
+
+    page = rendered_dom(jaeger.trace_url(trace_id))
+
+    # The trace page as the UI rendered it from the query API: its header names the trace,
+    # the span rows name each service (the placeholder page or an empty shell would not).
+    assert trace_id[:7] in page, page[:2000]
+    rows = re.findall(r'class="span-svc-name[^"]*"[^>]*>([^<]+)<', page)
+    assert {CLIENT_SERVICE, CORE, AGENT, TOOLS} <= {row.strip() for row in rows}, rows
+    shot = screenshot(jaeger.trace_url(trace_id), tmp_path / "trace.png")
+    assert shot.read_bytes().startswith(b"\x89PNG")
