@@ -1,26 +1,29 @@
 #!/usr/bin/env bash
 # Runs a Dagger engine on a machine that reaches no container registry (the project's
-# sandbox machines). A laptop with internet access skips all this and installs Dagger.
+# sandbox machines). A machine with internet access skips all this: with the Dagger CLI
+# installed the usual way, `dagger` starts the official engine by itself.
 #
-#   scripts/dagger-offline.sh up      # images, registry, engine; idempotent (default)
+#   scripts/dagger-offline.sh up      # binaries, images, registry, engine; idempotent (default)
 #   scripts/dagger-offline.sh env     # print the exports that point dagger / dagger-io at it
 #   scripts/dagger-offline.sh status  # engine and registry containers, engine version
 #   scripts/dagger-offline.sh down    # stop the containers (images and state volumes stay)
 #
-# DAGGER_ENGINE_IMAGE runs another local engine image instead of the one built here, for
-# example one that adds the builtin SDKs that `dagger call` needs (docs/dagger-offline.md).
-#
-# It needs the Dagger binaries of one release in $DAGGER_BIN_DIR (dagger, dagger-engine,
-# dagger-init, dagger-dnsname, dagger-dialstdio; see docs/dagger-offline.md) and root.
-# Everything else comes from Debian: docker.io runs an engine container assembled around
-# those binaries, and a registry container serves debootstrapped base images to the
-# engine as its docker.io mirror. The engine changes iptables and DNS only inside its
-# own container, never on the host.
+# The Dagger binaries come from scripts/install-dagger.sh (built from the vendored source,
+# cached). Everything else comes from Debian: docker.io runs an engine container assembled
+# around those binaries, with the two builtin SDKs that module mode (`dagger call`) needs
+# in its content store, and a registry container serves debootstrapped base images to the
+# engine as its docker.io mirror. The engine changes iptables and DNS only inside its own
+# container, never on the host. Needs root.
 set -euo pipefail
 
 REPO_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 CACHE_DIR=${DAGGER_OFFLINE_CACHE:-$HOME/.cache/swarm/dagger}
-DAGGER_BIN_DIR=${DAGGER_BIN_DIR:-$CACHE_DIR/bin}
+# Set by `up` (scripts/install-dagger.sh), or by the caller for the other commands.
+DAGGER_BIN_DIR=${DAGGER_BIN_DIR:-}
+# The uv release that Dagger's Python SDK runtime pins (sdk/python/runtime/images/uv) and
+# the shiv release that Dagger's own build bundles the SDK's codegen with.
+SDK_UV_VERSION=0.10.3
+SDK_SHIV_VERSION=1.0.8
 DEBIAN_SUITE=bookworm
 # Empty: debootstrap's default mirror.
 DEBIAN_MIRROR=${DEBIAN_MIRROR:-}
@@ -45,6 +48,7 @@ install_debian_tools() {
     local missing=()
     command -v dockerd >/dev/null || missing+=(docker.io)
     command -v debootstrap >/dev/null || missing+=(debootstrap)
+    command -v skopeo >/dev/null || missing+=(skopeo)
     ((${#missing[@]} == 0)) && return
     log "installing ${missing[*]} from Debian"
     apt-get update -qq
@@ -60,13 +64,6 @@ start_dockerd() {
         sleep 1
     done
     die "dockerd did not come up; see $CACHE_DIR/dockerd.log"
-}
-
-check_binaries() {
-    local name
-    for name in "${BINARIES[@]}"; do
-        [[ -x $DAGGER_BIN_DIR/$name ]] || die "missing $DAGGER_BIN_DIR/$name (see docs/dagger-offline.md)"
-    done
 }
 
 dagger_version() { "$DAGGER_BIN_DIR/dagger" version | awk '{print $2}'; }
@@ -104,6 +101,91 @@ prepare_context() {
     echo "$context"
 }
 
+# Module mode needs the engine's builtin Go and Python SDKs: OCI images in its content
+# store (/usr/local/share/dagger/content), found through the manifest digests in
+# DAGGER_GO_SDK_MANIFEST_DIGEST and DAGGER_PYTHON_SDK_MANIFEST_DIGEST. Built here from
+# Dagger's source and cached by the recipes' and the binaries' checksums; prints the
+# directory holding content/blobs and the two digests.
+sdk_content() {
+    local source=$1 version=$2 key dir
+    key=$(cat "$REPO_ROOT"/deploy/dagger-engine/*-sdk.Dockerfile "$DAGGER_BIN_DIR/codegen" \
+        "${BASH_SOURCE[0]}" | sha256sum | cut -c1-12)
+    dir=$CACHE_DIR/sdk-$version-$key
+    if [[ ! -f $dir/.complete ]]; then
+        local started=$SECONDS work
+        log "building the builtin Go and Python SDK images (~5 min, once; log: $CACHE_DIR/build.log)"
+        rm -rf "$dir"
+        work=$(mktemp -d "$CACHE_DIR/sdk-build.XXXXXX")
+        build_go_sdk "$source" "$version" "$work/go-context"
+        build_python_sdk "$source" "$version" "$work/python-context"
+        mkdir -p "$work/layout"
+        for sdk in go python; do
+            skopeo copy --quiet "docker-daemon:swarm/dagger-$sdk-sdk:$version" \
+                "oci:$work/layout/$sdk:$version" >>"$CACHE_DIR/build.log" 2>&1 ||
+                die "exporting the $sdk SDK image failed; see $CACHE_DIR/build.log"
+            mkdir -p "$work/content/blobs/sha256"
+            cp -n "$work/layout/$sdk/blobs/sha256/"* "$work/content/blobs/sha256/"
+            python3 -c 'import json, sys; print(json.load(open(sys.argv[1]))["manifests"][0]["digest"])' \
+                "$work/layout/$sdk/index.json" >"$work/content/$sdk.digest"
+        done
+        mkdir -p "$dir"
+        mv "$work/content" "$dir/content"
+        rm -rf "$work"
+        touch "$dir/.complete"
+        log "built the SDK images in $((SECONDS - started)) s"
+    fi
+    echo "$dir"
+}
+
+# The Go SDK: a Go toolchain (the one that built Dagger), git, Dagger's codegen, and a
+# file module proxy with the modules that the Go module proxy refuses here, first in
+# GOPROXY for the codegen's `go get dagger.io/dagger@<lib version>`. The module cache is
+# seeded with what the Go SDK and the Python SDK's runtime module need.
+build_go_sdk() {
+    local source=$1 version=$2 context=$3 goroot
+    mkdir -p "$context/bin"
+    goroot=$(cd "$source" && go env GOROOT)
+    cp -a "$goroot" "$context/go"
+    cp "$DAGGER_BIN_DIR/codegen" "$context/bin/codegen"
+    cp -a "$("$REPO_ROOT/scripts/install-dagger.sh" --goproxy)" "$context/goproxy"
+    (
+        export GOMODCACHE=$context/gomod GOFLAGS=-modcacherw
+        cd "$source/sdk/go" && go mod download
+        cd "$source/sdk/python/runtime" && go mod download
+    ) >>"$CACHE_DIR/build.log" 2>&1 || die "seeding the Go SDK's module cache failed; see $CACHE_DIR/build.log"
+    cp "$REPO_ROOT/deploy/dagger-engine/go-sdk.Dockerfile" "$context/"
+    nice -n 10 docker build -q -f "$context/go-sdk.Dockerfile" \
+        --build-arg "GOPROXY_FALLBACK=$(go env GOPROXY)" \
+        -t "swarm/dagger-go-sdk:$version" "$context" >>"$CACHE_DIR/build.log" 2>&1 ||
+        die "docker build go-sdk.Dockerfile failed; see $CACHE_DIR/build.log"
+}
+
+# The Python SDK: its sources (without the parts that only clients use), the uv binaries
+# of the release its runtime pins, and its codegen bundled into one zipapp with shiv, as
+# Dagger's own release build lays them out.
+build_python_sdk() {
+    local source=$1 version=$2 context=$3 sdk=$1/sdk/python rootfs=$3/rootfs
+    mkdir -p "$rootfs/dist" "$context/wheel"
+    cp -a "$sdk/pyproject.toml" "$sdk/uv.lock" "$sdk/LICENSE" "$sdk/README.md" \
+        "$sdk/src" "$sdk/codegen" "$sdk/runtime" "$rootfs/"
+    rm -rf "$rootfs/src/dagger/_engine" "$rootfs/src/dagger/provisioning"
+    (
+        python3 -m pip download --quiet --no-deps --only-binary=:all: \
+            --platform manylinux_2_17_x86_64 -d "$context/wheel" "uv==$SDK_UV_VERSION"
+        python3 -m zipfile -e "$context"/wheel/uv-*.whl "$context/wheel/unpacked"
+        install -m 0755 "$context"/wheel/unpacked/uv-*.data/scripts/uv \
+            "$context"/wheel/unpacked/uv-*.data/scripts/uvx "$rootfs/dist/"
+        cd "$rootfs"
+        dist/uv export --frozen --no-hashes --no-editable --package codegen -o "$context/codegen.txt"
+        dist/uvx "shiv==$SDK_SHIV_VERSION" --reproducible --compressed \
+            -e codegen.cli:main -o "$rootfs/dist/codegen" -r "$context/codegen.txt"
+    ) >>"$CACHE_DIR/build.log" 2>&1 || die "building the Python SDK failed; see $CACHE_DIR/build.log"
+    cp "$REPO_ROOT/deploy/dagger-engine/python-sdk.Dockerfile" "$context/"
+    docker build -q -f "$context/python-sdk.Dockerfile" -t "swarm/dagger-python-sdk:$version" \
+        "$context" >>"$CACHE_DIR/build.log" 2>&1 ||
+        die "docker build python-sdk.Dockerfile failed; see $CACHE_DIR/build.log"
+}
+
 # Logs go to a file: Docker 28's client warns about the legacy builder on every build.
 build_image() {
     local context=$1 recipe=$2 tag=$3
@@ -112,12 +194,30 @@ build_image() {
 }
 
 build_images() {
-    local context=$1 version=$2
-    log "building images (docker caches unchanged steps)"
+    local context=$1
+    log "building the stand-in images (docker caches unchanged steps)"
     build_image "$context" python.Dockerfile swarm/python:3.11
     build_image "$context" jaeger.Dockerfile swarm/jaeger:2.13.0
     build_image "$context" registry.Dockerfile swarm/registry
-    build_image "$context" engine.Dockerfile "swarm/dagger-engine:$version"
+}
+
+# The engine image: the binaries, Debian's runtime parts and the builtin SDKs; tagged by
+# the checksum of all of it, so an unchanged engine is neither rebuilt nor restarted.
+engine_image() {
+    local context=$1 version=$2 sdk=$3 tag
+    tag=swarm/dagger-engine:$version-$(cat "$context"/bin/dagger* "$context/engine.Dockerfile" \
+        "$context/engine.json" "$context/engine-entrypoint.sh" "$sdk"/content/*.digest |
+        sha256sum | cut -c1-12)
+    if ! image_exists "$tag"; then
+        log "building the engine image"
+        cp -a "$sdk/content" "$context/content"
+        nice -n 10 docker build -q -f "$context/engine.Dockerfile" \
+            --build-arg "GO_SDK_DIGEST=$(cat "$sdk/content/go.digest")" \
+            --build-arg "PYTHON_SDK_DIGEST=$(cat "$sdk/content/python.digest")" \
+            -t "$tag" "$context" >>"$CACHE_DIR/build.log" 2>&1 ||
+            die "docker build engine.Dockerfile failed; see $CACHE_DIR/build.log"
+    fi
+    echo "$tag"
 }
 
 container_running() { [[ $(docker inspect -f '{{.State.Running}}' "$1" 2>/dev/null) == true ]]; }
@@ -161,9 +261,9 @@ push_mirrored_images() {
 # The engine replaces its resolv.conf with its own dnsmasq, which does not know Docker's
 # container names: the registry's address goes into /etc/hosts instead.
 start_engine() {
-    local version=$1 registry_ip
+    local image=$1 registry_ip
     registry_ip=$(docker inspect -f "{{(index .NetworkSettings.Networks \"$NETWORK\").IPAddress}}" "$REGISTRY")
-    ensure_container "$ENGINE" "${DAGGER_ENGINE_IMAGE:-swarm/dagger-engine:$version}" \
+    ensure_container "$ENGINE" "$image" \
         --add-host "$REGISTRY:$registry_ip" \
         --cap-add ALL --cap-drop SYS_RESOURCE \
         --security-opt seccomp=unconfined --security-opt apparmor=unconfined \
@@ -194,22 +294,29 @@ up() {
     require_root
     mkdir -p "$CACHE_DIR"
     install_debian_tools
-    check_binaries
+    DAGGER_BIN_DIR=$("$REPO_ROOT/scripts/install-dagger.sh")
+    if [[ ! -x $DAGGER_BIN_DIR/dagger-engine ]]; then
+        echo "export PATH=$DAGGER_BIN_DIR:\$PATH" >"$CACHE_DIR/env.sh"
+        log "using the installed $DAGGER_BIN_DIR/dagger: it starts its own engine"
+        return
+    fi
     start_dockerd
-    local version context
+    local version context sdk
     version=$(dagger_version)
     import_debian_base
+    sdk=$(sdk_content "$("$REPO_ROOT/scripts/install-dagger.sh" --source)" "$version")
     context=$(prepare_context)
-    build_images "$context" "$version"
+    build_images "$context"
     docker network inspect "$NETWORK" >/dev/null 2>&1 || docker network create "$NETWORK" >/dev/null
     start_registry
     push_mirrored_images
-    start_engine "$version"
+    start_engine "$(engine_image "$context" "$version" "$sdk")"
     print_env >"$CACHE_DIR/env.sh"
     log "engine $version is up; point clients at it with: source $CACHE_DIR/env.sh"
 }
 
 status() {
+    DAGGER_BIN_DIR=${DAGGER_BIN_DIR:-$("$REPO_ROOT/scripts/install-dagger.sh")}
     docker ps -a --filter "name=^($ENGINE|$REGISTRY)$" --format '{{.Names}}\t{{.Image}}\t{{.Status}}'
     _EXPERIMENTAL_DAGGER_RUNNER_HOST=docker-container://$ENGINE "$DAGGER_BIN_DIR/dagger" core version
 }
@@ -218,7 +325,7 @@ down() { docker rm -f "$ENGINE" "$REGISTRY" >/dev/null 2>&1 || true; }
 
 case ${1:-up} in
     up) up ;;
-    env) print_env ;;
+    env) DAGGER_BIN_DIR=${DAGGER_BIN_DIR:-$("$REPO_ROOT/scripts/install-dagger.sh")} && print_env ;;
     status) status ;;
     down) down ;;
     *) die "usage: $0 [up|env|status|down]" ;;

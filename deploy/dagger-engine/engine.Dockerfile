@@ -1,5 +1,6 @@
 # The Dagger engine image, assembled without a registry: Debian's runc, CNI plugins,
-# dnsmasq and iptables around the dagger binaries that the build context carries in bin/.
+# dnsmasq and iptables around the dagger binaries that the build context carries in bin/,
+# and the builtin Go and Python SDKs as OCI content (content/blobs) for module mode.
 # Paths are the ones the engine hard-codes (/usr/local/bin/runc, /opt/cni/bin, ...).
 ARG BASE_IMAGE=swarm/debian:bookworm
 FROM ${BASE_IMAGE}
@@ -22,5 +23,10 @@ RUN ln -s /usr/sbin/runc /usr/local/bin/runc \
     && ln -s /usr/bin/dial-stdio /usr/bin/buildctl \
     && for plugin in bridge loopback firewall host-local; do \
         ln -s /usr/lib/cni/$plugin /opt/cni/bin/$plugin; done
+COPY content/blobs/ /usr/local/share/dagger/content/blobs/
+ARG GO_SDK_DIGEST
+ARG PYTHON_SDK_DIGEST
+ENV DAGGER_GO_SDK_MANIFEST_DIGEST=${GO_SDK_DIGEST} \
+    DAGGER_PYTHON_SDK_MANIFEST_DIGEST=${PYTHON_SDK_DIGEST}
 VOLUME /var/lib/dagger
 ENTRYPOINT ["tini", "--", "dagger-entrypoint.sh"]

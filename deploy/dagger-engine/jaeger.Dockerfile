@@ -1,5 +1,5 @@
 # Stand-in for jaegertracing/jaeger:2.13.0: the all-in-one binary that
-# scripts/install-jaeger.sh builds from the Go module proxy (its placeholder UI, full API).
+# scripts/install-jaeger.sh builds (Go module + jaeger-ui, as Jaeger's own build embeds it).
 ARG BASE_IMAGE=swarm/debian:bookworm
 FROM ${BASE_IMAGE}
 COPY bin/jaeger /usr/local/bin/jaeger

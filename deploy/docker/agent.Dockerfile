@@ -18,6 +18,7 @@ RUN groupadd --system --gid 10002 coder \
     && useradd --system --uid 10002 --gid 10002 --home-dir /srv --shell /usr/sbin/nologin coder
 WORKDIR /srv
 COPY --from=deps /opt/agent /opt/agent
+COPY contract ./contract
 COPY agents ./agents
 ENV PATH=/opt/agent/bin:${PATH} \
     PYTHONDONTWRITEBYTECODE=1 \

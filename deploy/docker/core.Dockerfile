@@ -20,6 +20,7 @@ RUN groupadd --system --gid 10001 hypercode \
     && chown hypercode /srv/var
 WORKDIR /srv
 COPY --from=deps /srv/.venv /srv/.venv
+COPY contract ./contract
 COPY app ./app
 ENV PATH=/srv/.venv/bin:${PATH} \
     PYTHONDONTWRITEBYTECODE=1 \

@@ -11,7 +11,7 @@ from swarm_pipeline.decisions import (
     bandit_findings,
     gate_decision,
     parse_smoke_report,
-    rollback_decision,
+    release_health,
     scan_verdict,
     threshold_results,
     trivy_findings,
@@ -40,10 +40,10 @@ def test_gate_stays_closed_without_approval() -> None:
 
 
 def test_gate_stays_closed_when_one_threshold_failed() -> None:
-    summary = swarm_summary(http_req_duration=True, **{"http_req_failed{scenario:kill}": False})
+    summary = swarm_summary(http_req_duration=True, **{"http_req_failed{operation:kill}": False})
     verdict = gate_decision(summary, approved=True)
     assert not verdict.ok
-    assert "threshold failed: http_req_failed{scenario:kill}: p(95)<500" in verdict.reasons
+    assert "threshold failed: http_req_failed{operation:kill}: p(95)<500" in verdict.reasons
 
 
 def test_gate_stays_closed_when_the_summary_contradicts_itself() -> None:
@@ -72,18 +72,10 @@ def test_k6_native_summary_thresholds_are_read() -> None:
     }
 
 
-def test_list_form_thresholds_are_read() -> None:
-    summary = {
-        "thresholds": [
-            {"metric": "checks", "expression": "rate>0.99", "ok": True},
-            {"metric": "http_req_duration", "expression": "p(95)<500", "ok": False},
-            "garbage",
-        ]
-    }
-    assert threshold_results(summary) == {
-        "checks: rate>0.99": True,
-        "http_req_duration: p(95)<500": False,
-    }
+def test_a_threshold_list_is_no_summary_shape() -> None:
+    listed = [{"metric": "checks", "expression": "rate>0.99", "ok": True}]
+    assert threshold_results({"thresholds": listed}) == {}
+    assert not gate_decision({"thresholds": listed}, approved=True).ok
 
 
 def test_an_unreadable_threshold_outcome_is_not_a_pass() -> None:
@@ -105,19 +97,19 @@ def test_malformed_smoke_report_is_an_error(report: str) -> None:
         parse_smoke_report(report)
 
 
-def test_no_rollback_when_every_smoke_check_passed() -> None:
-    verdict = rollback_decision([SmokeCheck("a", True, ""), SmokeCheck("b", True, "")])
-    assert not verdict.ok
-
-
-def test_rollback_when_a_smoke_check_failed() -> None:
-    verdict = rollback_decision([SmokeCheck("a", True, ""), SmokeCheck("b", False, "503")])
+def test_healthy_when_every_smoke_check_passed() -> None:
+    verdict = release_health([SmokeCheck("a", True, ""), SmokeCheck("b", True, "")])
     assert verdict.ok
+
+
+def test_roll_back_when_a_smoke_check_failed() -> None:
+    verdict = release_health([SmokeCheck("a", True, ""), SmokeCheck("b", False, "503")])
+    assert not verdict.ok
     assert verdict.reasons == ("smoke failed: b: 503",)
 
 
-def test_rollback_when_no_smoke_check_ran() -> None:
-    assert rollback_decision([]).ok
+def test_roll_back_when_no_smoke_check_ran() -> None:
+    assert not release_health([]).ok
 
 
 def test_bandit_report_findings_and_parse_errors() -> None:

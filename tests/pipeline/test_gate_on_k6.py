@@ -6,9 +6,9 @@ from pathlib import Path
 import pytest
 from swarm_pipeline.decisions import gate_decision
 
-from scripts.stack.agents import AgentPool
-from scripts.stack.core import CoreProcess
-from scripts.stack.k6 import Target, run_swarm_load_test
+from harness.agents import AgentPool
+from harness.core import CoreProcess
+from harness.k6 import Target, run_swarm_load_test
 
 pytestmark = pytest.mark.slow
 

@@ -2,11 +2,13 @@
 
 import inspect
 
-from swarm_pipeline.main import Staging, SwarmPipeline
+from swarm_pipeline.main import POSTGRES_URL_VARIABLE, ServiceGraph, SwarmPipeline
+
+from harness.postgres import TEST_SERVER_VARIABLE
 
 STAGES = {
-    "lint", "test", "sast", "build", "staging", "load_test", "publish",
-    "deploy", "smoke", "rollback", "gate", "ci",
+    "lint", "test", "sast", "build", "staging", "deploy_staging", "load_test", "publish",
+    "deploy", "smoke", "rollback", "release", "gate", "ci",
 }  # fmt: skip
 
 
@@ -30,6 +32,11 @@ def test_images_are_arguments_with_official_defaults() -> None:
     assert parameters["api_keys"].default is None
 
 
-def test_staging_exposes_its_services() -> None:
-    assert set(OBJECTS["Staging"].fields) == {"core", "agent", "jaeger"}
-    assert "client_key" in inspect.signature(Staging).parameters
+def test_service_graph_exposes_its_services() -> None:
+    assert set(OBJECTS["ServiceGraph"].fields) == {"core", "agent", "jaeger"}
+    assert "client_key" in inspect.signature(ServiceGraph).parameters
+
+
+def test_test_stage_and_suite_agree_on_the_postgres_variable() -> None:
+    """The test stage names its PostgreSQL service in the variable the fixture reads."""
+    assert POSTGRES_URL_VARIABLE == TEST_SERVER_VARIABLE

@@ -6,10 +6,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from swarm_pipeline.decisions import SmokeCheck, parse_smoke_report, rollback_decision
+from swarm_pipeline.decisions import SmokeCheck, parse_smoke_report, release_health
 
-from scripts.stack.agents import AgentProcess
-from scripts.stack.core import CoreProcess
+from harness.agents import AgentProcess
+from harness.core import CoreProcess
 
 from .tools import PIPELINE_SRC, run
 
@@ -33,22 +33,21 @@ def failed(checks: list[SmokeCheck]) -> list[str]:
 @pytest.fixture
 def agent(core: CoreProcess, tmp_path: Path) -> Iterator[AgentProcess]:
     process = AgentProcess(core.base_url, core.keys["registrar"], tmp_path / "agent")
-    process.start()
-    yield process
-    process.terminate()
+    with process:
+        yield process
 
 
 @pytest.mark.slow
 def test_all_checks_pass_with_a_real_agent(core: CoreProcess, agent: AgentProcess) -> None:
     checks = smoke(core, core.keys["client"])
     assert failed(checks) == [], checks
-    assert not rollback_decision(checks).ok
+    assert release_health(checks).ok
 
 
 def test_a_core_without_agents_fails_the_task_check(core: CoreProcess) -> None:
     checks = smoke(core, core.keys["client"], task_deadline_s=1)
     assert failed(checks) == ["check_task_runs"]
-    assert rollback_decision(checks).ok
+    assert not release_health(checks).ok
 
 
 def test_a_wrong_key_fails_the_task_check(core: CoreProcess) -> None:

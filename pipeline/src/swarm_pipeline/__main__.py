@@ -18,20 +18,23 @@ from dagger import dag
 from .main import SOURCE_IGNORE, StageFailed, SwarmPipeline, failure_text
 
 ROOT = Path(__file__).resolve().parents[3]
-STAGES = ("lint", "test", "sast", "build", "load_test", "deploy", "smoke", "ci")
+STAGES = (
+    "lint", "test", "sast", "build", "deploy_staging", "load_test", "deploy", "smoke",
+    "release", "ci",
+)  # fmt: skip
 
 
-async def run_stage(stage: str, approve: bool, python_image: str) -> str:
+async def run_stage(stage: str, approve: bool, python_image: str, load_profile: str) -> str:
     async with dagger.connection(dagger.Config(log_output=sys.stderr)):
         source = dag.host().directory(str(ROOT), exclude=SOURCE_IGNORE)
         pipeline = SwarmPipeline(source=source, python_image=python_image)
         if stage == "ci":
-            return await pipeline.ci(approve=approve)
+            return await pipeline.ci(approve=approve, load_profile=load_profile)
         if stage == "build":
             images = await pipeline.build()
             return f"built {len(images)} images"
         if stage == "load_test":
-            return await (await pipeline.load_test()).contents()
+            return await (await pipeline.load_test(load_profile)).contents()
         result: str = await getattr(pipeline, stage)()
         return result
 
@@ -41,9 +44,11 @@ def main() -> None:
     parser.add_argument("stage", choices=STAGES)
     parser.add_argument("--approve", action="store_true", help="ci: go on past the gate")
     parser.add_argument("--python-image", default="python:3.11-slim")
+    parser.add_argument("--load-profile", default="ci", help="k6 profile (k6/profiles.json)")
     args = parser.parse_args()
     try:
-        print(asyncio.run(run_stage(args.stage, args.approve, args.python_image)))
+        stage = run_stage(args.stage, args.approve, args.python_image, args.load_profile)
+        print(asyncio.run(stage))
     except (dagger.ExecError, StageFailed) as error:
         # The session log shows everything; this is the part that says what failed.
         sys.exit(f"{args.stage} failed: {failure_text(error)}")

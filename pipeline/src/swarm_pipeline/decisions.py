@@ -29,7 +29,8 @@ class Severity(IntEnum):
 
 @dataclass(frozen=True)
 class Verdict:
-    """A yes/no decision and the reasons behind it, printed in the pipeline's log."""
+    """A decision and the reasons behind it, printed in the pipeline's log; ok=True always
+    means "good to go on" (gate open, scan clean, release healthy)."""
 
     ok: bool
     reasons: tuple[str, ...]
@@ -84,8 +85,7 @@ def threshold_results(summary: Mapping[str, Any]) -> dict[str, bool]:
     """Map each k6 threshold ("metric{tag}: expression") to whether it held.
 
     Reads k6's own summary shape, `metrics.<metric>.thresholds.<expression>.ok`, and the
-    swarm summary's top-level `thresholds`: `{metric: {expression: held}}`, or the earlier
-    list form `[{metric, expression, ok}]`.
+    swarm summary's top-level `thresholds`: `{metric: {expression: held}}`.
     """
     results: dict[str, bool] = {}
     metrics = summary.get("metrics")
@@ -94,11 +94,6 @@ def threshold_results(summary: Mapping[str, Any]) -> dict[str, bool]:
             if isinstance(body, Mapping):
                 results.update(_thresholds_of(str(metric), body.get("thresholds")))
     top_level = summary.get("thresholds")
-    if isinstance(top_level, list):
-        for item in top_level:
-            if isinstance(item, Mapping):
-                name = f"{item.get('metric', '?')}: {item.get('expression', '?')}"
-                results[name] = item.get("ok") is True
     if isinstance(top_level, Mapping):
         for metric, body in top_level.items():
             if isinstance(body, Mapping):
@@ -161,17 +156,17 @@ def _smoke_check(entry: object) -> SmokeCheck:
     )
 
 
-def rollback_decision(checks: Iterable[SmokeCheck]) -> Verdict:
-    """Roll back (ok=True) when any smoke check failed, or when none ran at all."""
+def release_health(checks: Iterable[SmokeCheck]) -> Verdict:
+    """Healthy (ok=True) only when smoke checks ran and all passed; otherwise roll back."""
     checks = list(checks)
     if not checks:
-        return Verdict(ok=True, reasons=("no smoke check ran",))
+        return Verdict(ok=False, reasons=("no smoke check ran",))
     failed = [check for check in checks if not check.passed]
     if failed:
         return Verdict(
-            ok=True, reasons=tuple(f"smoke failed: {c.name}: {c.detail}" for c in failed)
+            ok=False, reasons=tuple(f"smoke failed: {c.name}: {c.detail}" for c in failed)
         )
-    return Verdict(ok=False, reasons=(f"all {len(checks)} smoke checks passed",))
+    return Verdict(ok=True, reasons=(f"all {len(checks)} smoke checks passed",))
 
 
 # --- security scanners ---------------------------------------------------------------

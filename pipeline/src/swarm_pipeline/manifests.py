@@ -1,11 +1,14 @@
-"""The kustomize overlay that points deploy/k8s at the images of one release."""
+"""Kustomize layers of a release: an environment's overlay with the release's images."""
 
 import json
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-# Image names used in deploy/k8s; the overlay replaces them with the released references.
+# Image names used in deploy/k8s/base; a release layer replaces them with its references.
 IMAGE_NAMES = ("hypercode-core", "hypercode-agent")
+# deploy/k8s/overlays/<environment>, in the order a release goes through them.
+ENVIRONMENTS = ("staging", "production")
 
 
 @dataclass(frozen=True)
@@ -42,6 +45,15 @@ def release_refs(tag: str, registry: str = "") -> dict[str, str]:
     return {name: f"{prefix}{name}:{tag}" for name in IMAGE_NAMES}
 
 
+def environment_overlay(k8s_root: str, environment: str) -> str:
+    """The path of an environment's overlay under deploy/k8s (as given in k8s_root)."""
+    if environment not in ENVIRONMENTS:
+        raise ValueError(
+            f"no environment {environment!r} in deploy/k8s/overlays: {', '.join(ENVIRONMENTS)}"
+        )
+    return f"{k8s_root.rstrip('/')}/overlays/{environment}"
+
+
 def image_overlay(base: str, refs: Mapping[str, str]) -> str:
     """A kustomization.yaml (JSON is YAML) that uses `base` with the given images."""
     unknown = sorted(set(refs) - set(IMAGE_NAMES))
@@ -54,3 +66,8 @@ def image_overlay(base: str, refs: Mapping[str, str]) -> str:
         "images": [ImageRef.parse(ref).kustomize_entry(name) for name, ref in refs.items()],
     }
     return json.dumps(overlay, indent=2) + "\n"
+
+
+def rendered_images(manifests: str) -> list[str]:
+    """Every image the rendered manifests run, sorted, each once."""
+    return sorted(set(re.findall(r"^\s*-?\s*image:\s*[\"']?([^\s\"']+)", manifests, re.M)))
