@@ -1,0 +1,1 @@
+"""The GitHub workflow run locally with act: installer (install.py) and runner (run.py)."""
