@@ -3,22 +3,23 @@
 VENV := .venv/bin
 PYTEST_ARGS ?=
 
-.PHONY: bootstrap test lint typecheck unit demo load jaeger monitoring bench dagger-up test-dagger pipeline
+.PHONY: bootstrap test lint typecheck unit demo load jaeger monitoring bench dagger-up test-dagger test-workflow pipeline workflow
 
 bootstrap:
 	@scripts/bootstrap.sh
 
-## The test suite: static checks, then every test tier against real processes. The Dagger
-## engine tests need an engine that cannot be built from the registries: `make test-dagger`.
+## The test suite: static checks, every test tier against real processes, then the engine
+## tier: the pipeline itself (`dagger call ci`) and the Dagger engine tests.
 test: bootstrap lint typecheck
 	$(VENV)/pytest -q -m "not dagger" $(PYTEST_ARGS) tests
+	@$(MAKE) --no-print-directory test-dagger
 
 lint:
 	$(VENV)/ruff check .
 	$(VENV)/ruff format --check .
 
 typecheck:
-	$(VENV)/mypy app agents scripts
+	$(VENV)/mypy app agents contract scripts harness
 
 ## Only the core's API tests (fast feedback while working on app/).
 unit: bootstrap
@@ -33,9 +34,10 @@ demo: bootstrap
 load: bootstrap
 	$(VENV)/python -m scripts.load --profile $(or $(PROFILE),ci)
 
-## Jaeger v2 on its standard ports (UI/API 16686, OTLP 4317/4318) until Ctrl-C.
+## Jaeger v2 with its web UI on its standard ports (UI/API 16686, OTLP 4317/4318) until Ctrl-C,
+## serving the traces `make demo` left in ~/.cache/swarm/jaeger/data.
 jaeger: bootstrap
-	$(VENV)/python -m scripts.stack.jaeger
+	$(VENV)/python -m harness.jaeger
 
 ## With Docker: Jaeger's real UI plus core and agent built from deploy/docker/.
 monitoring:
@@ -47,12 +49,30 @@ bench: bootstrap
 	$(VENV)/python -m tests.bench.bench_agent --agents 1 2 4 --tasks 100
 	$(VENV)/python -m tests.bench.bench_tracing --rounds 5 --profile ci --sampled-ratio 0.1
 
-## Dagger: an offline engine (docs/dagger-offline.md), its own tests, and the pipeline.
+## Dagger: the engine (an installed Dagger CLI, or one built from ../shared/vendor and run
+## offline: docs/dagger-offline.md), then the pipeline on this checkout and the engine tests.
+## CI_LOAD_PROFILE: the k6 shape of the pipeline's load stage (smoke keeps a busy 2-core
+## machine's verdict honest; the gate is the same code for every profile).
+CI_LOAD_PROFILE ?= smoke
+DAGGER_ENV := . $(HOME)/.cache/swarm/dagger/env.sh
+
 dagger-up:
-	scripts/dagger-offline.sh up
+	@scripts/dagger-offline.sh up
 
-test-dagger: bootstrap
-	. ~/.cache/swarm/dagger/env.sh && $(VENV)/pytest -q -m dagger tests/dagger
+test-dagger: bootstrap dagger-up
+	$(DAGGER_ENV) && dagger call ci --load-profile $(CI_LOAD_PROFILE)
+	$(DAGGER_ENV) && $(VENV)/pytest -q -m "dagger and not workflow" $(PYTEST_ARGS) tests
 
-pipeline:
-	dagger call ci
+## The GitHub workflow run by act three times (pull_request, push, push with the rollback
+## drill): each run is nine Dagger sessions, so make test leaves it out (docs/pipeline.md).
+test-workflow: bootstrap dagger-up
+	$(VENV)/pytest -q -m workflow $(PYTEST_ARGS) tests
+
+pipeline: dagger-up
+	$(DAGGER_ENV) && dagger call ci
+
+## The GitHub workflow itself, run here by act with the engine of `make dagger-up`
+## (docs/pipeline.md). EVENT=pull_request (default) or EVENT=push (a push to main);
+## ACT_ARGS="--var ROLLBACK_DRILL=true": the release fails smoke on purpose, rollback runs.
+workflow: bootstrap dagger-up
+	$(VENV)/python -m scripts.workflow --event $(or $(EVENT),pull_request) -- $(ACT_ARGS)

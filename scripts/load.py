@@ -18,11 +18,12 @@ import sys
 import tempfile
 from pathlib import Path
 
-from scripts.stack.agents import AgentPool
-from scripts.stack.core import CoreProcess
-from scripts.stack.k6 import K6Error, K6Run, Target, load_profiles, run_swarm_load_test
+from contract.keys import Role
+from harness.agents import AgentPool
+from harness.core import CoreProcess
+from harness.k6 import K6Error, K6Run, Target, load_profiles, run_swarm_load_test
 
-KEY_VARIABLES = {"client": "CLIENT_KEY", "registrar": "REGISTRAR_KEY", "admin": "ADMIN_KEY"}
+KEY_VARIABLES: dict[str, str] = {role: f"{role.upper()}_KEY" for role in Role}
 
 
 def agent_count(text: str) -> int:

@@ -3,8 +3,9 @@
 For each agent count: a fresh core (SQLite, tracing off) and that many agent processes; then
 `--tasks` trivial tasks (`pass`) are queued at once. Throughput is tasks ÷ (last finished_at -
 first created_at), from the core's own timestamps. Per-task agent overhead is what each agent
-logs — lease received to result accepted — minus the tool's own run (the sandboxed process,
-from spawn to exit): MCP round trip, start/result calls and bookkeeping (goal ≤ 20 ms).
+logs — lease received to result accepted — minus the tool's own run (the sandbox, from the
+program's handover to its exit; run_python's sandbox was started before the task came): MCP
+round trip, start/result calls and bookkeeping (goal ≤ 20 ms).
 
     .venv/bin/python -m tests.bench.bench_agent --agents 1 2 4 --tasks 100
 """
@@ -22,8 +23,8 @@ from pathlib import Path
 
 import httpx
 
-from scripts.stack.agents import AgentPool
-from scripts.stack.core import CoreProcess
+from harness.agents import AgentPool
+from harness.core import CoreProcess
 
 log = logging.getLogger(__name__)
 TASK_LINE = re.compile(r"task \S+ succeeded in ([0-9.]+)s \(tool run ([0-9.]+)s\)")

@@ -18,9 +18,9 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from scripts.stack.core import ROOT, CoreProcess
-from scripts.stack.k6 import Target, k6_binary, load_profiles, run_swarm_load_test
-from scripts.stack.service import free_port, wait_until_ready
+from harness.core import CoreProcess
+from harness.k6 import Target, k6_binary, load_profiles, run_swarm_load_test
+from harness.service import Command, free_port
 
 log = logging.getLogger(__name__)
 HELLO_SCRIPT = Path(__file__).with_name("hello.js")
@@ -37,13 +37,12 @@ class Run:
 def run_hello(profile: str, workdir: Path) -> Run:
     workdir.mkdir(parents=True)
     port = free_port()
-    server = subprocess.Popen(
+    server = Command(
         [sys.executable, "-m", "uvicorn", "tests.bench.hello_app:app", "--port", str(port),
          "--no-access-log", "--log-level", "warning"],
-        cwd=ROOT,
+        ready_url=f"http://127.0.0.1:{port}/hello",
     )  # fmt: skip
-    try:
-        wait_until_ready(f"http://127.0.0.1:{port}/hello", server, 30)
+    with server:
         export = workdir / "hello-summary.json"
         subprocess.run(
             [str(k6_binary()), "run", "--quiet", "--address", "", "--summary-export",
@@ -52,9 +51,6 @@ def run_hello(profile: str, workdir: Path) -> Run:
                  "K6_NO_USAGE_REPORT": "true"},
             check=True, stdout=subprocess.DEVNULL,
         )  # fmt: skip
-    finally:
-        server.terminate()
-        server.wait()
     metrics = json.loads(export.read_text())["metrics"]
     return Run(
         "hello",

@@ -20,9 +20,9 @@ import tempfile
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from scripts.stack.core import CoreProcess
-from scripts.stack.jaeger import JaegerProcess
-from scripts.stack.k6 import Target, load_profiles, run_swarm_load_test
+from harness.core import CoreProcess
+from harness.jaeger import JaegerProcess
+from harness.k6 import Target, load_profiles, run_swarm_load_test
 
 logger = logging.getLogger(__name__)
 CORE_SERVICE = "hypercode-core"

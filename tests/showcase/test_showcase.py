@@ -1,8 +1,7 @@
 """The README's main job, run as a user would: `python -m scripts.showcase`."""
 
 import json
-import signal
-import subprocess
+import sqlite3
 import sys
 import time
 from pathlib import Path
@@ -10,32 +9,64 @@ from pathlib import Path
 import httpx
 import pytest
 
-from scripts.stack.core import ROOT
-from scripts.stack.jaeger import JaegerQuery
+from harness.jaeger import JaegerProcess, JaegerQuery
+from harness.service import Command
 
 pytestmark = pytest.mark.jaeger
 
+TRACED_OUTPUT = "hello from the swarm: 499999500000\n"
 
-def wait_for_file(pattern: str, under: Path, process: subprocess.Popen[bytes]) -> Path:
+
+def showcase_command(out: Path, *options: str) -> Command:
+    return Command(
+        [
+            sys.executable,
+            "-m",
+            "scripts.showcase",
+            "--profile",
+            "smoke",
+            "--scratch-jaeger",
+            "--out",
+            out,
+            *options,
+        ],
+        log_path=out / "showcase.log",
+    )
+
+
+def pending_in_database(out: Path) -> dict[str, int]:
+    """Tasks not finished in the core's SQLite file, by status, after the showcase ran."""
+    [database] = out.glob("*/core/hypercode.db")
+    with sqlite3.connect(database) as db:
+        rows = db.execute(
+            "SELECT status, COUNT(*) FROM tasks"
+            " WHERE status IN ('queued', 'leased', 'running') GROUP BY status"
+        ).fetchall()
+    return dict(rows)
+
+
+def wait_for_file(pattern: str, under: Path, process: Command) -> Path:
     deadline = time.monotonic() + 600
     while time.monotonic() < deadline:
         found = sorted(under.glob(pattern))
         if found:
             return found[0]
-        assert process.poll() is None, f"showcase exited early with {process.returncode}"
+        assert process.running, f"showcase exited early with {process.returncode}"
         time.sleep(1)
     raise TimeoutError(f"no {pattern} under {under}")
 
 
 def test_showcase_passes_its_slas_and_leaves_a_whole_trace(tmp_path: Path) -> None:
-    showcase = subprocess.Popen(
-        [sys.executable, "-m", "scripts.showcase", "--profile", "smoke", "--keep-up",
-         "--out", str(tmp_path)],
-        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-    )  # fmt: skip
+    showcase = showcase_command(tmp_path, "--keep-up")
+    showcase.spawn()
     try:
         outcome = json.loads(wait_for_file("*/showcase.json", tmp_path, showcase).read_text())
+        assert outcome["failures"] == [] and outcome["passed"] is True
         assert outcome["sla_passed"] is True
+        traced = outcome["traced_task"]
+        assert (traced["status"], traced["output"]) == ("succeeded", TRACED_OUTPUT)
+        assert outcome["work"]["counts"]["failed"] == 0
+        assert outcome["work"]["finished"] > 0
         assert set(outcome["trace_services"]) >= {
             "swarm-client",
             "hypercode-core",
@@ -51,13 +82,40 @@ def test_showcase_passes_its_slas_and_leaves_a_whole_trace(tmp_path: Path) -> No
         assert {span.service for span in trace.spans} >= set(outcome["trace_services"])
         assert outcome["trace_url"].endswith(outcome["trace_id"])
     finally:
-        showcase.send_signal(signal.SIGINT)
-        output = showcase.communicate(timeout=120)[0].decode()
-    assert showcase.returncode == 0, output
-    assert "SLA verdict" in output and "PASSED" in output
+        code = showcase.stop(timeout=120)  # SIGTERM: the showcase stops like on Ctrl-C
+    output = showcase.log()
+    assert code == 0, output
+    assert "Verdict: PASSED" in output and "API SLA" in output
+    assert "Tasks after the load:" in output and "tasks/s" in output
     assert "One whole trace" in output
+    assert "Traces of this load" in output and "submit_task:" in output
+    assert pending_in_database(tmp_path) == {}
     try:  # everything it started is gone
         httpx.get(outcome["jaeger_ui"], timeout=2)
         raise AssertionError("Jaeger still answers after the showcase stopped")
     except httpx.TransportError:
         pass
+    # The links outlive the run: a new Jaeger on the store it printed serves the trace.
+    assert outcome["replay_command"].endswith(f"--data-dir {outcome['traces_kept_in']}")
+    with JaegerProcess(tmp_path / "replay", data_dir=Path(outcome["traces_kept_in"])) as replay:
+        kept = replay.query.get_trace(outcome["trace_id"])
+    assert kept is not None
+    assert {span.service for span in kept.spans} >= set(outcome["trace_services"])
+
+
+@pytest.mark.slow
+def test_showcase_fails_when_no_agent_can_run_the_work(tmp_path: Path) -> None:
+    """No agents: the API still meets its SLA, but the work does not get done."""
+    showcase = showcase_command(tmp_path, "--agents", "0")
+    with showcase:
+        code = showcase.wait(timeout=600)
+    output = showcase.log()
+    assert code == 1, output
+    outcome = json.loads(next(tmp_path.glob("*/showcase.json")).read_text())
+    assert outcome["passed"] is False
+    assert outcome["traced_task"]["status"] == "queued"
+    assert "Verdict: FAILED" in output
+    assert "  - the traced task never finished (still queued)" in output
+    assert "because submits outpace 0 agent(s)" in output
+    assert outcome["work"]["cancelled_backlog"] > 0
+    assert pending_in_database(tmp_path) == {}

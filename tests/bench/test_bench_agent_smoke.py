@@ -1,0 +1,17 @@
+"""The agent benchmark still runs end to end: one short round, no speed asserted."""
+
+from pathlib import Path
+
+import pytest
+
+from tests.bench.bench_agent import CPU_ROLES, measure
+
+pytestmark = pytest.mark.slow
+
+
+def test_one_short_round_of_the_agent_benchmark_measures_every_figure(tmp_path: Path) -> None:
+    result = measure(agent_count=1, task_count=5, workdir=tmp_path)
+    assert (result.agents, result.tasks) == (1, 5)
+    assert result.tasks_per_s > 0 and result.tool_ms_median > 0
+    assert 0 <= result.overhead_ms_median <= result.overhead_ms_p95
+    assert set(result.cpu_ms_per_task) == set(CPU_ROLES)
