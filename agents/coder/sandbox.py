@@ -37,6 +37,9 @@ JOB_DIR = PurePosixPath("/job")
 # Each run gets its own uid from the isolation's pool; 65534 (`nobody`, which owns nothing on
 # the host) only where no pool could be set up.
 UNPRIVILEGED_UID = 65534
+# How long a killed sandbox's pipes may stay open before its output is given up: only a
+# process that escaped the kill holds them (see StartedRun.kill).
+PIPES_GRACE_S = 5.0
 
 
 class RunResult(BaseModel):
@@ -364,7 +367,7 @@ class StartedRun:
             await self.kill()
             feeding.cancel()
         try:
-            (out, out_cut), (err, err_cut) = await self._stdout, await self._stderr
+            (out, out_cut), (err, err_cut) = await self._outputs()
             return RunResult(
                 exit_code=None if timed_out else process.returncode,
                 stdout=out,
@@ -381,12 +384,34 @@ class StartedRun:
     async def discard(self) -> None:
         """End a run that will never get its stdin."""
         await self._resources.aclose()
-        await asyncio.gather(self._stdout, self._stderr)
+        await self._outputs()
 
     async def kill(self) -> None:
+        """Kill the sandbox; back once bwrap is gone and its pipes closed, or given up on."""
         if self._process.returncode is None:
             _kill_group(self._process.pid)
-            await self._process.wait()
+        # bwrap's child runs in a session of its own: killed before it has tied its life to
+        # bwrap's (or before its cgroup took it), it lives on, waiting for its stdin. Without
+        # a writer it reads end-of-file and ends, and with it the pipes it holds.
+        self._stdin.close()
+        # asyncio's wait() also waits for the pipes to close: bounded, so a child that
+        # escaped the kill cannot hold up the agent.
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._process.wait(), PIPES_GRACE_S)
+
+    async def _outputs(self) -> tuple[tuple[str, bool], tuple[str, bool]]:
+        """What the run wrote; given up, not waited for, if its pipes outlive the kill."""
+        readers = asyncio.gather(self._stdout, self._stderr)
+        try:
+            (out, err) = await asyncio.wait_for(asyncio.shield(readers), PIPES_GRACE_S)
+        except TimeoutError:
+            readers.cancel()
+            logger.warning(
+                "a killed sandbox's pipes stayed open %.0f s: output lost", PIPES_GRACE_S
+            )
+            note = "sandbox: the run's output was lost (its pipes outlived the sandbox)\n"
+            return ("", False), (note, False)
+        return out, err
 
     def _memory_note(self) -> str:
         if self._cgroup is None or not (kills := self._cgroup.oom_kills()):

@@ -1,6 +1,10 @@
 import asyncio
+import contextlib
+import os
+import signal
 import socket
 import sys
+import time
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 
@@ -8,7 +12,14 @@ import anyio
 import pytest
 
 from agents.coder.isolation import RunIsolation, UidPool
-from agents.coder.sandbox import RunResult, Sandbox, check_relative_path
+from agents.coder.sandbox import (
+    PIPES_GRACE_S,
+    Limits,
+    RunResult,
+    Sandbox,
+    StartedRun,
+    check_relative_path,
+)
 from agents.coder.warm_python import WarmPython
 from tests.agents.hostile import HOSTILE, OUTSIDE_TARGETS, TIMEOUT_S, Hostile, network_case
 
@@ -191,3 +202,41 @@ def test_concurrent_runs_never_share_a_uid(tmp_path: Path) -> None:
             pass
     with second.take() as again:
         assert again in (100, 101)
+
+
+async def start_with_escapee(escapee: str, pid_file: Path) -> StartedRun:
+    """A run whose process leaves `escapee` behind in a session of its own, holding the pipes:
+    what bwrap's child is when the sandbox is killed before it tied its life to bwrap's."""
+    process = await asyncio.create_subprocess_exec(
+        *("sh", "-c", f"setsid {escapee} <&0 & echo $! >'{pid_file}'; wait"),
+        stdin=asyncio.subprocess.PIPE,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+        start_new_session=True,
+    )
+    return StartedRun(process, Limits(), None, contextlib.AsyncExitStack(), set())
+
+
+def test_a_killed_run_ends_a_child_that_escaped_it_and_waits_for_stdin(tmp_path: Path) -> None:
+    async def discard() -> float:
+        run = await start_with_escapee("cat", tmp_path / "pid")
+        started = time.monotonic()
+        await run.kill()
+        await run.discard()
+        return time.monotonic() - started
+
+    assert anyio.run(discard) < PIPES_GRACE_S  # cat read end-of-file and let the pipes go
+
+
+def test_a_killed_run_never_waits_forever_on_pipes_an_escaped_child_holds(tmp_path: Path) -> None:
+    async def finish() -> RunResult:
+        run = await start_with_escapee("sleep 60", tmp_path / "pid")
+        try:
+            return await asyncio.wait_for(run.finish(b"", timeout_s=0.5), 2 * PIPES_GRACE_S + 2)
+        finally:
+            os.kill(int((tmp_path / "pid").read_text()), signal.SIGKILL)
+            await asyncio.sleep(0.5)  # its pipes close while the loop still runs
+
+    result = anyio.run(finish)
+    assert result.timed_out
+    assert "output was lost (its pipes outlived the sandbox)" in result.stderr
