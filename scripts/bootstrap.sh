@@ -10,6 +10,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/lib/progress.sh
+source scripts/lib/debian.sh
 
 UV_VERSION=0.13.8
 # Go builds Jaeger and actionlint; Debian's golang package or the official tarball both work.
@@ -34,14 +35,9 @@ fi
 debian_packages=()
 compgen -G "/usr/lib/postgresql/*/bin/postgres" >/dev/null || debian_packages+=(postgresql)
 command -v chromium >/dev/null || debian_packages+=(chromium)
-install_debian_packages() {
-    if [[ $EUID -eq 0 ]]; then SUDO=""; else SUDO="sudo"; fi
-    $SUDO apt-get update -qq \
-        && DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${debian_packages[@]}"
-}
 if ((${#debian_packages[@]})); then
     step "installing ${debian_packages[*]} from Debian's packages" "1-3 min" \
-        quietly install_debian_packages || fail "installing ${debian_packages[*]} failed"
+        quietly install_debian_packages "${debian_packages[@]}" || fail "installing ${debian_packages[*]} failed"
 fi
 
 # Each prints its own progress lines; stdout is only the binary's path.
