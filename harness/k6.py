@@ -78,6 +78,7 @@ class OperationStats(_Frozen):
     """Requests carrying one `operation` tag; no latencies when none were sent."""
 
     count: int
+    failed: int
     failed_rate: float
     p50_ms: float | None = None
     p95_ms: float | None = None
@@ -129,7 +130,8 @@ class TracedRequest(_Frozen):
 
 
 class OperationTraces(_Frozen):
-    """One operation's traced requests: the slowest sampled ones and every failed one."""
+    """One operation's traced requests: the slowest sampled ones and the failed ones (up to
+    TraceLinks.max_failed; OperationStats.failed counts them all)."""
 
     sampled: int
     slowest: list[TracedRequest]
@@ -142,6 +144,7 @@ class TraceLinks(_Frozen):
     jaeger_url: str
     run_id: str
     sampled_share: float
+    max_failed: int  # failed requests asked of Jaeger per operation
     operations: dict[str, OperationTraces] = Field(default_factory=dict)
     error: str | None = None
 
@@ -226,7 +229,8 @@ def trace_link_lines(summary: LoadSummary, *, failed_shown: int | None = None) -
     if traces.error is not None:
         return [*lines, f"  none: {traces.error}"]
     for operation, found in traces.operations.items():
-        lines.append(f"  {operation}: {found.sampled} sampled, {len(found.failed)} failed")
+        failed_count = summary.operations[operation].failed
+        lines.append(f"  {operation}: {found.sampled} sampled, {failed_count} failed")
         failed = found.failed[:failed_shown]
         for kind, requests in (("slow", found.slowest), ("FAILED", failed)):
             lines += [
@@ -235,6 +239,11 @@ def trace_link_lines(summary: LoadSummary, *, failed_shown: int | None = None) -
             ]
         if len(failed) < len(found.failed):
             lines.append(f"    ... {len(found.failed) - len(failed)} more failed (summary.json)")
+        if len(found.failed) < failed_count:
+            lines.append(
+                f"    ... {failed_count - len(found.failed)} more failed, not listed "
+                f"(Jaeger is asked for at most {traces.max_failed} per operation)"
+            )
     return lines
 
 
@@ -245,6 +254,7 @@ class TraceSink:
     otlp_http_endpoint: str  # e.g. http://127.0.0.1:4318
     query_url: str  # e.g. http://127.0.0.1:16686
     sampled_share: float = 0.01  # of requests sent with a sampled traceparent
+    max_failed: int = 1000  # failed requests per operation to list with their traces
 
     def as_env(self) -> dict[str, str]:
         """The variables k6/swarm_load_test.js reads its tracing settings from."""
@@ -252,6 +262,7 @@ class TraceSink:
             "OTLP_TRACES_URL": f"{self.otlp_http_endpoint}/v1/traces",
             "JAEGER_URL": self.query_url,
             "TRACED_SHARE": str(self.sampled_share),
+            "TRACES_MAX_FAILED": str(self.max_failed),
         }
 
 

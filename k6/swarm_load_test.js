@@ -54,6 +54,12 @@ const TRACED_SHARE = Number(__ENV.TRACED_SHARE || '0.01');
 if (!(TRACED_SHARE >= 0 && TRACED_SHARE <= 1)) {
   throw new Error(`TRACED_SHARE must be a number from 0 to 1, not "${__ENV.TRACED_SHARE}"`);
 }
+// Jaeger is asked for at most this many failed requests per operation; the summary counts
+// the rest (a run where every request of an operation fails could list thousands).
+const TRACES_MAX_FAILED = Number(__ENV.TRACES_MAX_FAILED || '1000');
+if (!(Number.isInteger(TRACES_MAX_FAILED) && TRACES_MAX_FAILED >= 0)) {
+  throw new Error(`TRACES_MAX_FAILED must be a whole number >= 0, not "${__ENV.TRACES_MAX_FAILED}"`);
+}
 const OTLP_TRACES_URL = __ENV.OTLP_TRACES_URL || '';
 const JAEGER_URL = (__ENV.JAEGER_URL || '').replace(/\/+$/, '');
 
@@ -223,7 +229,7 @@ export function handleSummary(data) {
       runId: data.setup_data.runId,
       share: TRACED_SHARE,
       operations: [...OPERATIONS, REGISTER],
-    }),
+    }, { maxFailed: TRACES_MAX_FAILED }),
   });
   const outputs = { stdout: formatSummary(summary) };
   if (__ENV.SUMMARY_JSON) {

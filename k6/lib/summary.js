@@ -13,7 +13,7 @@
 //   "mix": {                                // the three operations only, percent of their sum
 //     "submit_task": {"count": 8400, "percent": 70.0, "target_percent": 70}, ...},
 //   "operations": {                         // per `operation` tag, support tags included
-//     "submit_task": {"count": 8400, "failed_rate": 0.0,
+//     "submit_task": {"count": 8400, "failed": 0, "failed_rate": 0.0,
 //                     "p50_ms": 9.1, "p95_ms": 31.0, "p99_ms": 52.4, "max_ms": 120.3}, ...,
 //     "register_simulated_agent": {...}},
 //   "latency": {"p50_ms": 8.7, "p95_ms": 30.2, "p99_ms": 50.1, "max_ms": 130.0},  // all requests
@@ -22,11 +22,12 @@
 //     "http_req_duration{operation:submit_task}": {"p(95)<500": true}, ...},
 //   "traces": {                             // null without JAEGER_URL (lib/tracing.js)
 //     "jaeger_url": "http://127.0.0.1:16686", "run_id": "...", "sampled_share": 0.01,
+//     "max_failed": 1000,                   // failed requests asked of Jaeger per operation
 //     "operations": {                       // per `operation` tag, support tags included
 //       "submit_task": {"sampled": 84,      // traced requests of this run
 //         "slowest": [{"trace_id": "4bf9...", "url": "http://127.0.0.1:16686/trace/4bf9...",
 //                      "duration_ms": 212.4, "status": 202, "sampled": true}, ...],
-//         "failed": [...]}, ...},           // every failed request, same fields, slowest first
+//         "failed": [...]}, ...},           // failed requests (up to max_failed), slowest first
 //     "error": "..."}                       // instead of operations when Jaeger did not answer
 // }
 
@@ -59,7 +60,7 @@ function operationStats(data, tag) {
     throw new Error(`no per-tag metrics for "${tag}": its thresholds are missing from options`);
   }
   const { count } = requests;
-  const stats = { count, failed_rate: round(failed.rate, 4) };
+  const stats = { count, failed: failed.passes, failed_rate: round(failed.rate, 4) };
   return count === 0 ? stats : { ...stats, ...latency(duration) };
 }
 
@@ -153,22 +154,30 @@ function operationRow(name, stats, mix) {
   ].join(' ');
 }
 
+function notListed(count, traces) {
+  return `... ${count} more failed, not listed `
+    + `(Jaeger is asked for at most ${traces.max_failed} per operation)`;
+}
+
 function tracedLine(kind, request) {
   return `    ${kind.padEnd(8)} ${column(formatMs(request.duration_ms), 9)} ms  `
     + `${column(request.status, 3)}  ${request.url}`;
 }
 
-// The slowest traced and every failed request of each operation, one line and link each.
-export function traceLines(traces) {
+// The slowest traced and every failed request of each operation, one line and link each;
+// `operations` (the summary's) says how many failed beyond those Jaeger was asked for.
+export function traceLines(traces, operations) {
   if (traces === null || traces === undefined) return [];
   const header = `traces in ${traces.jaeger_url} (${(100 * traces.sampled_share).toFixed(1)}% `
     + 'of requests sampled; slowest sampled and every failed request):';
   if (traces.error !== undefined) return [header, `  none: ${traces.error}`, ''];
   const lines = [header];
   for (const [operation, found] of Object.entries(traces.operations)) {
-    lines.push(`  ${operation}: ${found.sampled} sampled, ${found.failed.length} failed`);
+    const failed = operations[operation].failed;
+    lines.push(`  ${operation}: ${found.sampled} sampled, ${failed} failed`);
     lines.push(...found.slowest.map((r) => tracedLine('slow', r)));
     lines.push(...found.failed.map((r) => tracedLine('FAILED', r)));
+    if (found.failed.length < failed) lines.push(`    ${notListed(failed - found.failed.length, traces)}`);
   }
   return [...lines, ''];
 }
@@ -196,7 +205,7 @@ export function formatSummary(summary) {
       ([name, stats]) => operationRow(name, stats, summary.mix[name]),
     ),
     '',
-    ...traceLines(summary.traces),
+    ...traceLines(summary.traces, summary.operations),
     ...summary.checks.failed.map((c) => `  check failed ${c.fails}x: ${c.name}`),
     `thresholds: ${summary.passed ? 'all passed' : `${failedThresholds} FAILED`} `
       + `(${verdicts.length} in all)`,

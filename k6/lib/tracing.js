@@ -145,7 +145,9 @@ export function traceLinks(
   { slowest = 5, maxSampled = 10000, maxFailed = 1000 } = {},
 ) {
   if (!jaegerUrl) return null;
-  const links = { jaeger_url: jaegerUrl, run_id: runId, sampled_share: share };
+  const links = {
+    jaeger_url: jaegerUrl, run_id: runId, sampled_share: share, max_failed: maxFailed,
+  };
   sleep(COLLECTOR_DELAY_S);
   try {
     return { ...links, operations: linksPerOperation(jaegerUrl, runId, operations, slowest, maxSampled, maxFailed) };

@@ -9,6 +9,7 @@ from harness.k6 import (
     SUMMARY_SCHEMA,
     K6Error,
     LoadSummary,
+    OperationStats,
     OperationTraces,
     Target,
     TracedRequest,
@@ -79,16 +80,23 @@ def test_run_that_never_reached_the_operations_fails_its_thresholds(tmp_path: Pa
 
 
 def test_report_lists_a_few_failed_requests_and_counts_the_rest() -> None:
+    # 10 failed; Jaeger was asked for 8 of them; the report shows 5.
     failed = [
         TracedRequest(trace_id=f"{i:032x}", url=f"http://jaeger/trace/{i}", duration_ms=10.0 * i,
                       status=503, sampled=False)
         for i in range(8)
     ]  # fmt: skip
     operations = {"submit_task": OperationTraces(sampled=0, slowest=[], failed=failed)}
-    traces = TraceLinks(jaeger_url="http://jaeger", run_id="r", sampled_share=0.01,
+    traces = TraceLinks(jaeger_url="http://jaeger", run_id="r", sampled_share=0.01, max_failed=8,
                         operations=operations)  # fmt: skip
-    lines = trace_link_lines(LoadSummary.model_construct(traces=traces), failed_shown=5)
+    stats = {"submit_task": OperationStats(count=40, failed=10, failed_rate=0.25)}
+    summary = LoadSummary.model_construct(traces=traces, operations=stats)
+    lines = trace_link_lines(summary, failed_shown=5)
+    assert "submit_task: 0 sampled, 10 failed" in lines[1]
     assert [line.split()[-1] for line in lines if "FAILED" in line] == [
         f"http://jaeger/trace/{i}" for i in range(5)
     ]
-    assert lines[-1].strip() == "... 3 more failed (summary.json)"
+    assert [line.strip() for line in lines[-2:]] == [
+        "... 3 more failed (summary.json)",
+        "... 2 more failed, not listed (Jaeger is asked for at most 8 per operation)",
+    ]
