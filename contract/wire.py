@@ -4,15 +4,25 @@ Answers (TaskPublic, Lease, …) accept unknown fields, so a core may add one be
 agents know it; requests forbid them, so a typo is a 422, not a silent default.
 """
 
+import uuid
 from datetime import datetime
 from enum import StrEnum
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
 from contract.tasks import MAX_ERROR_CHARS, Capability, TaskStatus
 
-LEASE_ID_MAX_CHARS = 64
+# A lease id is 32 lowercase hex digits (a UUID4's hex), made by the core when it hands out a task.
+LEASE_ID_PATTERN = r"^[0-9a-f]{32}$"
+LeaseId = Annotated[str, StringConstraints(pattern=LEASE_ID_PATTERN)]
+# An agent works on one task per registration; the headroom is for agents that do more.
+HEARTBEAT_MAX_LEASES = 64
+
+
+def new_lease_id() -> str:
+    """A fresh lease id, in the format LeaseId checks."""
+    return uuid.uuid4().hex
 
 
 class TaskPublic(BaseModel):
@@ -91,20 +101,50 @@ class Lease(BaseModel):
     traceparent: str | None
 
 
+class Heartbeat(BaseModel):
+    """Body of POST /agents/{id}/heartbeat: the leases the agent is working on, by id.
+
+    Only these are extended: a lease the agent never learned of (its answer was lost on the
+    way) runs out at its TTL and the task goes back to the queue.
+    """
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={"examples": [{"lease_ids": ["5f0c9e0b8a6d4f7e9a1b2c3d4e5f6a7b"]}]},
+    )
+    lease_ids: list[LeaseId] = Field(max_length=HEARTBEAT_MAX_LEASES)
+
+    @field_validator("lease_ids")
+    @classmethod
+    def _each_once(cls, lease_ids: list[str]) -> list[str]:
+        first_at: dict[str, int] = {}
+        for index, lease_id in enumerate(lease_ids):
+            if lease_id in first_at:
+                raise ValueError(f"lease_ids[{index}] repeats lease_ids[{first_at[lease_id]}]")
+            first_at[lease_id] = index
+        return lease_ids
+
+
 class HeartbeatAck(BaseModel):
-    """Answer to a heartbeat: the leases it extended, and by how long."""
+    """Answer to a heartbeat: which named leases were extended by lease_ttl_s, which not.
+
+    A lease in not_held is no longer the agent's (finished, cancelled, expired, re-queued, or
+    never its own): the agent should drop that task; a report for it would get 409.
+    """
 
     lease_ttl_s: float
-    leases_extended: int
+    extended: list[str]
+    not_held: list[str]
 
 
 class LeaseProof(BaseModel):
     """What an agent shows to act on a task it leased (body of POST /execution/{id}/start)."""
 
     model_config = ConfigDict(
-        extra="forbid", json_schema_extra={"examples": [{"lease_id": "5f0c9e0b8a6d4f7e"}]}
+        extra="forbid",
+        json_schema_extra={"examples": [{"lease_id": "5f0c9e0b8a6d4f7e9a1b2c3d4e5f6a7b"}]},
     )
-    lease_id: str = Field(min_length=1, max_length=LEASE_ID_MAX_CHARS)
+    lease_id: LeaseId
 
 
 class ResultReport(LeaseProof):
@@ -114,7 +154,7 @@ class ResultReport(LeaseProof):
         json_schema_extra={
             "examples": [
                 {
-                    "lease_id": "5f0c9e0b8a6d4f7e",
+                    "lease_id": "5f0c9e0b8a6d4f7e9a1b2c3d4e5f6a7b",
                     "status": "succeeded",
                     "output": "42\n",
                     "result": {"exit_code": 0, "duration_s": 0.08},

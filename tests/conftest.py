@@ -66,6 +66,15 @@ class Api:
         assert response.status_code in (200, 204), response.text
         return None if response.status_code == 204 else response.json()
 
+    def heartbeat(self, agent: RegisteredAgent, *lease_ids: str) -> dict[str, Any]:
+        """A heartbeat naming these leases; returns the core's HeartbeatAck."""
+        response = agent.http.post(
+            f"/api/v1/agents/{agent.id}/heartbeat", json={"lease_ids": list(lease_ids)}
+        )
+        assert response.status_code == 200, response.text
+        body: dict[str, Any] = response.json()
+        return body
+
     def report(
         self, agent: RegisteredAgent, lease: dict[str, Any], status: str = "succeeded"
     ) -> httpx.Response:

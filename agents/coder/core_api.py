@@ -9,7 +9,7 @@ from typing import Any
 import httpx
 import stamina
 
-from contract.wire import AgentRegistered, Lease, ResultReport
+from contract.wire import AgentRegistered, Heartbeat, HeartbeatAck, Lease, ResultReport
 
 logger = logging.getLogger(__name__)
 
@@ -77,10 +77,11 @@ class AgentSession:
         self._auth = {"Authorization": f"Bearer {registration.token}"}
 
     @stamina.retry(on=is_transient, attempts=None, timeout=60.0)
-    async def heartbeat(self) -> float:
-        """Extend this agent's leases; returns the lease TTL in seconds."""
-        response = await self._post(f"/agents/{self.agent_id}/heartbeat")
-        return float(response.json()["lease_ttl_s"])
+    async def heartbeat(self, lease_ids: Sequence[str]) -> HeartbeatAck:
+        """Say this agent is alive and extend the leases it is working on."""
+        body = Heartbeat(lease_ids=list(lease_ids))
+        response = await self._post(f"/agents/{self.agent_id}/heartbeat", json=body.model_dump())
+        return HeartbeatAck.model_validate(response.json())
 
     @stamina.retry(on=is_transient, attempts=None, timeout=None)
     async def lease(self, wait_s: float) -> Lease | None:

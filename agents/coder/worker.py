@@ -6,8 +6,8 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Coroutine, Sequence
-from dataclasses import dataclass
+from collections.abc import Coroutine, Iterator, Sequence
+from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 import httpx
@@ -38,6 +38,14 @@ class WorkerSettings:
     lease_wait_s: float = 20.0
 
 
+@dataclass(frozen=True)
+class HeldLease:
+    """The lease a worker is working on; `lost` is set when the core says it is not held."""
+
+    lease_id: str
+    lost: asyncio.Event = field(default_factory=asyncio.Event)
+
+
 class Worker:
     """One registered agent: leases one task at a time until told to stop or removed."""
 
@@ -46,6 +54,8 @@ class Worker:
         self._tools = tools
         self._settings = settings
         self._revoked = asyncio.Event()
+        # Heartbeats name only this lease: one whose answer never reached us is left to expire.
+        self._held: HeldLease | None = None
 
     async def run(self, stop: asyncio.Event) -> None:
         registering = self._api.register(self._settings.name, self._settings.capabilities)
@@ -80,15 +90,29 @@ class Worker:
     async def _heartbeat(self, session: AgentSession) -> None:
         interval = FIRST_HEARTBEAT_INTERVAL_S
         while True:
+            held = self._held
             try:
-                interval = await session.heartbeat() / 3
+                ack = await session.heartbeat([held.lease_id] if held else [])
             except Refused as refusal:
                 logger.warning("agent %s was removed by the core: %s", session.agent_id, refusal)
                 self._revoked.set()
                 return
             except httpx.HTTPError as error:
                 logger.warning("heartbeat failed, will retry: %s", error)
+            else:
+                interval = ack.lease_ttl_s / 3
+                if held is not None and held.lease_id in ack.not_held:
+                    held.lost.set()
             await asyncio.sleep(interval)
+
+    @contextlib.contextmanager
+    def _holding(self, lease: Lease) -> Iterator[asyncio.Event]:
+        """Name the lease in heartbeats while inside; the event is set once the core lost it."""
+        self._held = held = HeldLease(lease.lease_id)
+        try:
+            yield held.lost
+        finally:
+            self._held = None
 
     async def _execute(self, session: AgentSession, lease: Lease) -> None:
         received = time.monotonic()
@@ -97,16 +121,28 @@ class Worker:
             "task.kind": lease.task.kind,
             "agent.id": session.agent_id,
         }
-        with tracer.start_as_current_span(
-            "execute task",
-            context=context_from_traceparent(lease.traceparent),
-            kind=SpanKind.CONSUMER,
-            attributes=attributes,
+        with (
+            self._holding(lease) as lease_lost,
+            tracer.start_as_current_span(
+                "execute task",
+                context=context_from_traceparent(lease.traceparent),
+                kind=SpanKind.CONSUMER,
+                attributes=attributes,
+            ) as span,
         ):
             # Saying "running" overlaps the run; it must land before the report, so that waits.
             started = asyncio.create_task(session.start(lease))
             try:
-                report = await self._perform(lease)
+                # Cancelling the tool call makes the tool server kill the run's sandbox.
+                report = await _unless_set(lease_lost, self._perform(lease))
+                if report is None:
+                    span.set_attribute("task.abandoned", True)
+                    logger.warning(
+                        "task %s: the core no longer holds lease %s (cancelled, expired or "
+                        "re-queued): run stopped, nothing reported",
+                        lease.task.id, lease.lease_id,
+                    )  # fmt: skip
+                    return
                 await started
                 report = await _deliver(session, lease, report)
             except Refused as refusal:

@@ -2,11 +2,11 @@
 
 import asyncio
 import time
-import uuid
 from contextlib import suppress
 
 from app.store.base import Store
 from app.store.rows import TaskRow
+from contract.wire import new_lease_id
 
 
 class QueueSignal:
@@ -42,7 +42,7 @@ async def lease_next(
     """
     deadline = time.monotonic() + wait_s
     while True:
-        row = await store.claim_task(agent_id, capabilities, uuid.uuid4().hex, time.time(), ttl)
+        row = await store.claim_task(agent_id, capabilities, new_lease_id(), time.time(), ttl)
         remaining = deadline - time.monotonic()
         if row is not None or remaining <= 0:
             return row

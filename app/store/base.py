@@ -238,18 +238,32 @@ class Store(ABC):
             )
         return [AgentRow.from_db(row) for row in rows]
 
-    async def heartbeat(self, agent_id: str, now: float, ttl: float) -> int:
-        """Record the agent alive and extend its leases; returns how many were extended."""
+    async def heartbeat(
+        self, agent_id: str, lease_ids: list[str], now: float, ttl: float
+    ) -> list[str]:
+        """Record the agent alive and extend the named leases it still holds; returns those.
+
+        A lease is extended only while it is this agent's and unexpired, exactly the fence of
+        start and result; a lease the agent does not name runs out and is reaped.
+        """
         async with self.transaction() as db:
             await db.execute(
                 "UPDATE agents SET last_heartbeat_at = :now WHERE id = :id",
                 {"id": agent_id, "now": now},
             )
-            return await db.execute(
-                "UPDATE tasks SET lease_expires_at = :expires WHERE agent_id = :id "
-                "AND status IN ('leased', 'running') AND lease_expires_at >= :now",
-                {"id": agent_id, "now": now, "expires": now + ttl},
+            if not lease_ids:
+                return []
+            named = {f"lease{i}": lease_id for i, lease_id in enumerate(lease_ids)}
+            # The placeholders are ours (lease0, lease1, …); the ids are bound as parameters.
+            rows = await db.fetchall(
+                "UPDATE tasks SET lease_expires_at = :expires WHERE agent_id = :id "  # noqa: S608 # nosec B608
+                f"AND lease_id IN ({', '.join(f':{name}' for name in named)}) "
+                "AND status IN ('leased', 'running') AND lease_expires_at >= :now "
+                "RETURNING lease_id",
+                {"id": agent_id, "now": now, "expires": now + ttl} | named,
             )
+        extended = {row["lease_id"] for row in rows}
+        return [lease_id for lease_id in lease_ids if lease_id in extended]
 
     async def kill_agent(self, agent_id: str, now: float) -> tuple[bool, int]:
         """Retire the agent and hand its tasks back to the queue: (was active, tasks released)."""

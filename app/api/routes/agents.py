@@ -13,9 +13,12 @@ from app.core.telemetry import task_span
 from app.services.queue import lease_next
 from app.services.tasks import agent_public, lease_of, new_agent
 from contract.wire import (
+    HEARTBEAT_MAX_LEASES,
     AgentCreate,
     AgentPublic,
     AgentRegistered,
+    ErrorBody,
+    Heartbeat,
     HeartbeatAck,
     Lease,
     LeaseRequest,
@@ -44,12 +47,30 @@ async def list_agents(
     return [agent_public(r) for r in await services.store.list_agents(limit, heard_since)]
 
 
-@router.post("/{agent_id}/heartbeat")
-async def heartbeat(agent_id: AgentId, _: AgentSelf, services: ServicesDep) -> HeartbeatAck:
-    """Say the agent is alive; extends the leases it holds by lease_ttl_s."""
+@router.post(
+    "/{agent_id}/heartbeat",
+    responses={
+        422: {
+            "model": ErrorBody,
+            "description": "the body is not `{lease_ids: [...]}` with at most "
+            f"{HEARTBEAT_MAX_LEASES} distinct lease ids of 32 lowercase hex digits "
+            "(or not JSON, invalid Unicode, …)",
+        }
+    },
+)
+async def heartbeat(
+    agent_id: AgentId, body: Heartbeat, _: AgentSelf, services: ServicesDep
+) -> HeartbeatAck:
+    """Say the agent is alive; extends by lease_ttl_s the leases it names and still holds.
+
+    A lease it does not name is left to run out, so a task whose lease answer never reached
+    the agent goes back to the queue; the answer lists the named leases not held any more.
+    """
     ttl = services.settings.lease_ttl_s
-    extended = await services.store.heartbeat(str(agent_id), time.time(), ttl)
-    return HeartbeatAck(lease_ttl_s=ttl, leases_extended=extended)
+    extended = await services.store.heartbeat(str(agent_id), body.lease_ids, time.time(), ttl)
+    still_held = set(extended)
+    not_held = [lease_id for lease_id in body.lease_ids if lease_id not in still_held]
+    return HeartbeatAck(lease_ttl_s=ttl, extended=extended, not_held=not_held)
 
 
 @router.post(

@@ -1,5 +1,6 @@
 import threading
 import time
+import uuid
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
@@ -79,19 +80,119 @@ def test_expired_lease_is_requeued_and_old_holder_fenced(
     api.close()
 
 
-def test_heartbeats_keep_a_lease_alive(start_core: CoreFactory) -> None:
-    api = Api(start_core(lease_ttl_s=1, reaper_interval_s=0.2))
+def test_named_leases_are_extended_past_their_ttl(
+    start_core: CoreFactory, database_url: str
+) -> None:
+    api = Api(start_core(database_url, lease_ttl_s=1, reaper_interval_s=0.2))
     task = api.submit()
     agent = api.register_agent()
     lease = api.lease(agent)
     assert lease is not None
     for _ in range(8):  # 2.4 s, well past the 1 s lease
-        beat = agent.http.post(f"/api/v1/agents/{agent.id}/heartbeat")
-        assert beat.json()["leases_extended"] == 1
+        ack = api.heartbeat(agent, lease["lease_id"])
+        assert (ack["extended"], ack["not_held"]) == ([lease["lease_id"]], [])
         time.sleep(0.3)
     assert api.task(task["id"])["status"] == "leased"
     assert api.report(agent, lease).status_code == 200
+    # Finished, the lease is gone: the agent is told so.
+    ack = api.heartbeat(agent, lease["lease_id"])
+    assert (ack["extended"], ack["not_held"]) == ([], [lease["lease_id"]])
     api.close()
+
+
+def test_a_lease_whose_answer_never_reached_the_agent_expires_while_it_heartbeats(
+    start_core: CoreFactory, database_url: str
+) -> None:
+    """The lease is written but its answer is lost: the agent's heartbeats must not keep it."""
+    api = Api(start_core(database_url, lease_ttl_s=1, reaper_interval_s=0.2))
+    task = api.submit()
+    unaware = api.register_agent("unaware")
+    lost = api.lease(unaware)  # the agent never sees this answer: it names no lease
+    assert lost is not None
+
+    def requeued_while_heartbeating() -> bool:
+        ack = api.heartbeat(unaware)
+        assert (ack["extended"], ack["not_held"]) == ([], [])
+        return api.task(task["id"])["status"] == "queued"
+
+    _wait_for(requeued_while_heartbeating, seconds=10)
+    assert unaware.id in [a["id"] for a in api.client.get("/api/v1/agents").json()]
+    other = api.register_agent("other")
+    again = api.lease(other)
+    assert again is not None
+    assert (again["task"]["id"], again["task"]["attempts"]) == (task["id"], 2)
+    assert api.report(unaware, lost).status_code == 409
+    assert api.report(other, again).status_code == 200
+    assert api.task(task["id"])["agent_id"] == other.id
+    api.close()
+
+
+def test_a_heartbeat_naming_another_agents_lease_does_not_extend_it(
+    start_core: CoreFactory, database_url: str
+) -> None:
+    api = Api(start_core(database_url, lease_ttl_s=1, reaper_interval_s=0.2))
+    task = api.submit()
+    holder, other = api.register_agent("holder"), api.register_agent("other")
+    lease = api.lease(holder)
+    assert lease is not None
+
+    def requeued_while_other_names_it() -> bool:
+        ack = api.heartbeat(other, lease["lease_id"])
+        assert (ack["extended"], ack["not_held"]) == ([], [lease["lease_id"]])
+        return api.task(task["id"])["status"] == "queued"
+
+    _wait_for(requeued_while_other_names_it, seconds=10)
+    assert api.report(holder, lease).status_code == 409
+    api.close()
+
+
+def test_a_heartbeat_answers_for_each_named_lease(api: Api) -> None:
+    tasks = [api.submit() for _ in range(2)]
+    agent = api.register_agent()
+    leases = [api.lease(agent) for _ in tasks]
+    held = [lease["lease_id"] for lease in leases if lease is not None]
+    assert len(held) == 2
+    unknown = uuid.uuid4().hex
+    ack = api.heartbeat(agent, held[1], unknown, held[0])
+    assert ack["extended"] == [held[1], held[0]]
+    assert ack["not_held"] == [unknown]
+    assert ack["lease_ttl_s"] == pytest.approx(15)
+
+
+@pytest.mark.parametrize(
+    ("body", "complaint"),
+    [
+        (None, "body: Field required"),
+        ({}, "body.lease_ids: Field required"),
+        ({"lease_ids": "a" * 32}, "body.lease_ids: Input should be a valid list"),
+        ({"lease_ids": ["a" * 32] * 2}, "lease_ids[1] repeats lease_ids[0]"),
+        ({"lease_ids": [uuid.uuid4().hex for _ in range(65)]}, "at most 64 items"),
+        ({"lease_ids": ["A" * 32]}, "body.lease_ids.0: String should match pattern"),
+        ({"lease_ids": ["a" * 31]}, "body.lease_ids.0: String should match pattern"),
+        ({"lease_ids": [str(uuid.uuid4())]}, "body.lease_ids.0: String should match pattern"),
+        ({"lease_ids": [42]}, "body.lease_ids.0: Input should be a valid string"),
+        ({"lease_ids": [], "extended": 1}, "body.extended: Extra inputs are not permitted"),
+    ],
+)
+def test_a_malformed_heartbeat_is_a_422_that_says_why(
+    api: Api, body: object, complaint: str
+) -> None:
+    agent = api.register_agent()
+    response = agent.http.post(f"/api/v1/agents/{agent.id}/heartbeat", json=body)
+    assert response.status_code == 422, response.text
+    assert complaint in response.json()["detail"]
+
+
+def test_a_malformed_lease_id_in_a_report_is_a_422(api: Api) -> None:
+    api.submit()
+    agent = api.register_agent()
+    lease = api.lease(agent)
+    assert lease is not None
+    garbled = lease | {"lease_id": lease["lease_id"].upper()}
+    response = api.report(agent, garbled)
+    assert response.status_code == 422, response.text
+    assert "lease_id: String should match pattern" in response.json()["detail"]
+    assert api.report(agent, lease).status_code == 200
 
 
 def test_task_fails_with_reason_after_max_attempts(start_core: CoreFactory) -> None:

@@ -199,7 +199,7 @@ def test_an_agent_that_stops_heartbeating_is_no_longer_listed(start_core: CoreFa
         assert all(a["last_heartbeat_at"] for a in listed)
         for _ in range(4):
             time.sleep(0.5)
-            assert alive.http.post(f"/api/v1/agents/{alive.id}/heartbeat").status_code == 200
+            api.heartbeat(alive)
         listed = api.client.get("/api/v1/agents").json()
         assert [a["id"] for a in listed] == [alive.id]
         assert silent.id not in json.dumps(listed)
