@@ -1,6 +1,8 @@
 """Real hypercode-core, real agent processes, real sandboxes: the must-shows of the coder agent."""
 
+import contextlib
 import time
+import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -18,6 +20,10 @@ pytestmark = pytest.mark.slow
 
 FINAL = {"succeeded", "failed", "cancelled"}
 SLEEPER = "import time\ntime.sleep({seconds})\nprint('done')\n"
+# A run the host's process list shows under `name` (PR_SET_NAME, at most 15 characters).
+NAMED_SLEEPER = (
+    "import ctypes, time\nctypes.CDLL(None).prctl(15, b'{name}', 0, 0, 0)\ntime.sleep(120)\n"
+)
 PoolFactory = Callable[..., AgentPool]
 
 
@@ -93,6 +99,16 @@ def wait_running(api: Api, task_id: str) -> dict[str, Any]:
     return task
 
 
+def processes_named(name: str) -> list[int]:
+    """Ids of this machine's processes whose name (/proc/<pid>/comm) is name."""
+    found = []
+    for comm in Path("/proc").glob("[0-9]*/comm"):
+        with contextlib.suppress(OSError):  # gone between the listing and the read
+            if comm.read_text().strip() == name:
+                found.append(int(comm.parent.name))
+    return found
+
+
 def run_of(task: dict[str, Any]) -> RunResult:
     return RunResult(stdout=task["output"], **task["result"])
 
@@ -163,6 +179,38 @@ def test_task_of_a_killed_agent_is_leased_again_and_completed_once(
     assert task["agent_id"] != victim_id and task["agent_id"] in pool.agent_ids
     reports = sum(agent.log().count(f"task {task_id} succeeded") for agent in pool.agents)
     assert reports == 1
+
+
+def test_heartbeats_keep_a_long_task_leased_to_its_agent(
+    stack_api: Callable[..., Api], start_agents: PoolFactory
+) -> None:
+    api = stack_api(lease_ttl_s=3, reaper_interval_s=0.2)
+    pool = start_agents(api.core, count=1)
+    task_id = submit(api, "python", {"code": SLEEPER.format(seconds=9)})  # three lease TTLs
+    task = wait_final(api, [task_id], timeout=90)[task_id]
+    assert (task["status"], task["output"], task["attempts"]) == ("succeeded", "done\n", 1)
+    assert task["agent_id"] == pool.agent_ids[0]
+
+
+def test_a_task_cancelled_while_it_runs_is_stopped_on_its_agent(
+    stack_api: Callable[..., Api], start_agents: PoolFactory
+) -> None:
+    """The next heartbeat tells the agent its lease is gone: it kills the run, reports nothing."""
+    api = stack_api(lease_ttl_s=3)
+    pool = start_agents(api.core, count=1)
+    name = f"run-{uuid.uuid4().hex[:8]}"
+    slow = submit(api, "python", {"code": NAMED_SLEEPER.format(name=name)}, timeout_s=150)
+    wait_running(api, slow)
+    wait_for(lambda: processes_named(name), 30, "the run to show in the process list")
+    assert api.admin.post(f"/api/v1/execution/{slow}/cancel").status_code == 200
+    agent = pool.agents[0]
+    wait_for(lambda: f"task {slow}: the core no longer holds lease" in agent.log(), 20, "the stop")
+    wait_for(lambda: not processes_named(name), 20, "the run to be killed")
+    after = submit(api, "python", {"code": "print('next')"})
+    assert wait_final(api, [after], timeout=60)[after]["output"] == "next\n"
+    assert api.task(slow)["status"] == "cancelled"
+    assert f"task {slow}: report refused" not in agent.log()
+    assert agent.returncode is None
 
 
 def test_deleted_busy_agent_loses_its_task_and_its_late_report_is_refused(
