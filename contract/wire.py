@@ -112,7 +112,9 @@ class Heartbeat(BaseModel):
         extra="forbid",
         json_schema_extra={"examples": [{"lease_ids": ["5f0c9e0b8a6d4f7e9a1b2c3d4e5f6a7b"]}]},
     )
-    lease_ids: list[LeaseId] = Field(max_length=HEARTBEAT_MAX_LEASES)
+    lease_ids: list[LeaseId] = Field(
+        max_length=HEARTBEAT_MAX_LEASES, json_schema_extra={"uniqueItems": True}
+    )
 
     @field_validator("lease_ids")
     @classmethod
