@@ -19,7 +19,7 @@ from app.core.security import KeyRing
 from app.core.telemetry import fastapi_telemetry, tracer_provider
 from app.services.queue import QueueSignal
 from app.services.reaper import reap_forever
-from app.store import open_store
+from app.store import open_store, queue_caps
 from contract.keys import ApiKey, Role
 
 log = logging.getLogger("hypercode")
@@ -42,7 +42,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         store = await open_store(settings.database_url)
         signal = QueueSignal()
-        app.state.services = Services(settings, store, signal, KeyRing(_keys(settings)), provider)
+        caps = queue_caps(settings.max_queued_tasks, settings.max_queued_tasks_per_client)
+        keys = KeyRing(_keys(settings))
+        app.state.services = Services(settings, store, signal, keys, provider, caps)
         reaper = asyncio.create_task(reap_forever(store, signal, settings.reaper_interval_s))
         log.info("hypercode-core ready on %s", store.dialect.name)
         try:

@@ -3,6 +3,7 @@
 import os
 import secrets
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 
 from pydantic import SecretStr
@@ -12,7 +13,8 @@ from harness.service import Service, free_port, wait_until_ready
 
 
 class CoreProcess(Service):
-    """hypercode-core in its own process, one key per role, SQLite in workdir unless told."""
+    """hypercode-core in its own process, one key per role (plus a client key for each name
+    in `clients`), SQLite in workdir unless told."""
 
     def __init__(
         self,
@@ -22,6 +24,7 @@ class CoreProcess(Service):
         env: dict[str, str] | None = None,
         port: int | None = None,
         workers: int = 1,
+        clients: Sequence[str] = (),
     ) -> None:
         workdir.mkdir(parents=True, exist_ok=True)
         self.workdir = workdir
@@ -30,12 +33,17 @@ class CoreProcess(Service):
         self.base_url = f"http://127.0.0.1:{self.port}"
         self.database_url = database_url or f"sqlite:///{workdir / 'hypercode.db'}"
         self.keys: dict[str, str] = {role: secrets.token_urlsafe(24) for role in Role}
+        self.client_keys: dict[str, str] = {name: secrets.token_urlsafe(24) for name in clients}
         self._env = env or {}
         self._workers = workers
 
     def environment(self) -> dict[str, str]:
         keys = [
             ApiKey(name=role, key=SecretStr(key), roles=[role]) for role, key in self.keys.items()
+        ]
+        keys += [
+            ApiKey(name=name, key=SecretStr(key), roles=[Role.client])
+            for name, key in self.client_keys.items()
         ]
         # Tracing stays off unless the caller points the core at a collector.
         traced = "OTEL_EXPORTER_OTLP_ENDPOINT" in self._env

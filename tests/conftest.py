@@ -119,12 +119,16 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
 
 @pytest.fixture
 def start_core(tmp_path: Path) -> Iterator[CoreFactory]:
-    """Start cores with given settings (HYPERCODE_* env); all are stopped after the test."""
+    """Start cores with given settings (HYPERCODE_* env) and extra client keys (`clients`,
+    by name); all are stopped after the test."""
     started: list[CoreProcess] = []
 
-    def start(database_url: str | None = None, **settings: object) -> CoreProcess:
+    def start(
+        database_url: str | None = None, *, clients: tuple[str, ...] = (), **settings: object
+    ) -> CoreProcess:
         env = {f"HYPERCODE_{name.upper()}": str(value) for name, value in settings.items()}
-        core = CoreProcess(tmp_path / f"core{len(started)}", database_url=database_url, env=env)
+        workdir = tmp_path / f"core{len(started)}"
+        core = CoreProcess(workdir, database_url=database_url, env=env, clients=clients)
         started.append(core)
         core.start()
         return core

@@ -11,7 +11,7 @@ from opentelemetry.sdk.trace import TracerProvider
 from app.core.config import Settings
 from app.core.security import AGENT_TOKEN_PREFIX, AgentIdentity, Caller, KeyRing, digest
 from app.services.queue import QueueSignal
-from app.store import Store
+from app.store import QueueCap, Store
 from contract.keys import Role
 
 
@@ -24,6 +24,7 @@ class Services:
     signal: QueueSignal
     keys: KeyRing
     tracer_provider: TracerProvider | None
+    queue_caps: tuple[QueueCap, ...]  # from the settings; empty: submits are never refused
 
 
 async def get_services(request: Request) -> Services:

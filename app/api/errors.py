@@ -26,15 +26,29 @@ _MEANING = {
     413: "the request body is larger than HYPERCODE_MAX_REQUEST_BYTES",
     422: "the request is not valid: not JSON, non-finite numbers, invalid Unicode, nested "
     "too deep, or fields out of bounds",
+    429: "backpressure: the queue holds as many waiting tasks as HYPERCODE_MAX_QUEUED_TASKS "
+    "(or, for this key, HYPERCODE_MAX_QUEUED_TASKS_PER_CLIENT) allows; retry after Retry-After",
     503: "the database does not answer",
+}
+_HEADERS: dict[int, dict[str, Any]] = {
+    429: {
+        "Retry-After": {
+            "description": "seconds to wait before submitting again",
+            "schema": {"type": "integer", "minimum": 1},
+        }
+    },
 }
 # What any /api/v1 route may answer besides its own statuses.
 API_ERRORS = (401, 403, 413, 422)
 
 
 def error_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
-    """OpenAPI `responses` entries: each status with the ErrorBody schema."""
-    return {s: {"model": ErrorBody, "description": _MEANING[s]} for s in statuses}
+    """OpenAPI `responses` entries: each status with the ErrorBody schema (and its headers)."""
+    return {
+        s: {"model": ErrorBody, "description": _MEANING[s]}
+        | ({"headers": _HEADERS[s]} if s in _HEADERS else {})
+        for s in statuses
+    }
 
 
 def _field_error(error: Any) -> FieldError:

@@ -1,8 +1,9 @@
 """Settings of hypercode-core, read from HYPERCODE_* environment variables."""
 
 from pathlib import Path
+from typing import Annotated
 
-from pydantic import Field, model_validator
+from pydantic import AfterValidator, Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from contract.keys import ApiKey
@@ -10,6 +11,10 @@ from contract.keys import ApiKey
 
 def _default_db_path() -> Path:
     return Path.home() / ".local" / "share" / "hypercode" / "hypercode.db"
+
+
+# A cap on queued tasks: unset or 0 is no cap (None), otherwise at least 1.
+QueueCapSetting = Annotated[int | None, Field(ge=0), AfterValidator(lambda limit: limit or None)]
 
 
 class Settings(BaseSettings):
@@ -26,6 +31,10 @@ class Settings(BaseSettings):
     max_lease_wait_s: float = Field(default=30.0, gt=0, le=120)
     # Long-polls also re-check the database at this interval, for tasks queued by other replicas.
     lease_poll_interval_s: float = Field(default=0.5, gt=0, le=10)
+
+    # Backpressure: over either cap, a submit is refused with 429 (docs/api.md#backpressure).
+    max_queued_tasks: QueueCapSetting = None
+    max_queued_tasks_per_client: QueueCapSetting = None
 
     max_request_bytes: int = Field(default=1_048_576, ge=1024)
     max_output_bytes: int = Field(default=65_536, ge=1024)

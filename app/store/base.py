@@ -23,6 +23,49 @@ class TaskNotFinalizable(Exception):
     """The task is already in a final state."""
 
 
+@dataclass(frozen=True)
+class QueueCap:
+    """At most `limit` queued (not yet leased) tasks: in all, or per submitter."""
+
+    limit: int
+    per_client: bool
+
+    @property
+    def param(self) -> str:
+        """The statement parameter that holds `limit - 1`."""
+        return "cap_per_client" if self.per_client else "cap_total"
+
+    def room_sql(self) -> str:
+        """True while fewer than `limit` tasks are queued: there is no limit-th queued task.
+        It steps over at most `limit` entries of an index that keeps the queued tasks
+        together (tasks_queue, tasks_queued_by_submitter), however many finished tasks the
+        table holds: about 50 ns an entry on SQLite, half what COUNT(*) over a LIMIT costs."""
+        mine = " AND submitted_by = :submitted_by" if self.per_client else ""
+        return (
+            "NOT EXISTS (SELECT 1 FROM tasks WHERE status = 'queued'"  # noqa: S608 # nosec B608 (constants of ours)
+            f"{mine} LIMIT 1 OFFSET :{self.param})"
+        )
+
+
+def queue_caps(total: int | None, per_client: int | None) -> tuple[QueueCap, ...]:
+    """The caps that are set (None: no cap). Per client first: when both are reached, a
+    refusal names the one the client's own backlog reached."""
+    limits = ((per_client, True), (total, False))
+    return tuple(QueueCap(limit, per_client=mine) for limit, mine in limits if limit)
+
+
+def _cap_params(caps: tuple[QueueCap, ...]) -> dict[str, int]:
+    return {cap.param: cap.limit - 1 for cap in caps}
+
+
+class QueueFull(Exception):
+    """A queue cap is reached, so the task was not stored."""
+
+    def __init__(self, cap: QueueCap) -> None:
+        super().__init__(f"{'per-client' if cap.per_client else 'global'} cap {cap.limit}")
+        self.cap = cap
+
+
 def _task(row: Row | None) -> TaskRow | None:
     return None if row is None else TaskRow.from_db(row)
 
@@ -74,28 +117,64 @@ class Store(ABC):
 
     # -- tasks ---------------------------------------------------------------------------
 
-    async def create_task(self, new: NewTask) -> tuple[TaskRow, bool]:
-        """Insert a task; with an idempotency key, return the earlier task instead of a twin."""
+    async def create_task(
+        self, new: NewTask, caps: tuple[QueueCap, ...] = ()
+    ) -> tuple[TaskRow, bool]:
+        """Insert a task; with an idempotency key, return the earlier task instead of a twin.
+
+        With caps, the insert happens only while the queue has room (QueueFull otherwise); a
+        replay of an earlier task is answered as before, full queue or not. The check is part
+        of the INSERT, so it costs no extra round trip. On SQLite, which runs one statement at
+        a time, the caps are exact; on PostgreSQL, concurrent submits do not see each other's
+        uncommitted rows, so they may overshoot a cap by up to the number of submits in
+        flight (the connection pools of all replicas): a soft cap.
+        """
         task = new.params()
         cols = ", ".join(task)
         values = ", ".join(f":{c}" for c in task)
+        # Without caps, the plain INSERT of every submit stays as it was.
+        source = f"VALUES ({values})"
+        if caps:
+            # WHERE also tells SQLite's parser that ON CONFLICT belongs to the INSERT.
+            source = f"SELECT {values} WHERE {' AND '.join(cap.room_sql() for cap in caps)}"
         # Should an admin delete the earlier task in between, the retry is refused, not run.
         async with self.statement() as db:
             row = await db.fetchone(
-                f"INSERT INTO tasks ({cols}) VALUES ({values}) "  # noqa: S608 # nosec B608 (our columns)
+                f"INSERT INTO tasks ({cols}) {source} "  # nosec B608 (our columns and caps)
                 "ON CONFLICT (idempotency_key) WHERE idempotency_key IS NOT NULL "
                 "DO NOTHING RETURNING *",
-                task,
+                task | _cap_params(caps),
             )
             if row is not None:
                 return TaskRow.from_db(row), True
-            earlier = await db.fetchone(
-                "SELECT * FROM tasks WHERE idempotency_key = :key",
-                {"key": new.idempotency_key},
-            )
+            earlier = None
+            if new.idempotency_key is not None:
+                earlier = await db.fetchone(
+                    "SELECT * FROM tasks WHERE idempotency_key = :key",
+                    {"key": new.idempotency_key},
+                )
+            if earlier is None and caps:
+                if len(caps) == 1:
+                    raise QueueFull(caps[0])
+                raise await self._queue_full(db, new.submitted_by, caps)
         if earlier is None or earlier["request_hash"] != new.request_hash:
             raise IdempotencyConflict
         return TaskRow.from_db(earlier), False
+
+    async def _queue_full(
+        self, db: Executor, submitted_by: str, caps: tuple[QueueCap, ...]
+    ) -> QueueFull:
+        """Which of the caps refused a task. On PostgreSQL a slot may have freed since the
+        insert looked; the first cap (per client) is named then, as one of those reached."""
+        rooms = ", ".join(f"{cap.room_sql()} AS {cap.param}" for cap in caps)
+        row = await db.fetchone(
+            f"SELECT {rooms}",  # nosec B608 (our caps)
+            {"submitted_by": submitted_by} | _cap_params(caps),
+        )
+        if row is None:  # a SELECT without FROM yields one row, or raises
+            raise RuntimeError("the queue count returned no row")
+        full = [cap for cap in caps if not row[cap.param]]
+        return QueueFull((full or list(caps))[0])
 
     async def get_task(self, task_id: str) -> TaskRow | None:
         async with self.statement() as db:

@@ -93,6 +93,16 @@ ALTER TABLE tasks ADD COLUMN output_escaped BOOLEAN NOT NULL DEFAULT FALSE;
 CREATE INDEX tasks_submitter ON tasks (submitted_by, seq)
 """,
     ),
+    Migration(
+        3,
+        "queued tasks by submitter",
+        """
+-- The per-client cap on queued tasks counts one client's queued tasks on every submit: only
+-- queued rows are in this index, so a client's finished history costs the count nothing;
+-- status in the key lets SQLite count from the index alone, without reading the rows.
+CREATE INDEX tasks_queued_by_submitter ON tasks (submitted_by, status) WHERE status = 'queued'
+""",
+    ),
 )
 LATEST = MIGRATIONS[-1].version
 

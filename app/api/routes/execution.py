@@ -3,6 +3,7 @@ fenced by the lease id (docs/api.md#tasks)."""
 
 import base64
 import binascii
+import math
 import time
 from typing import Annotated, Any
 
@@ -11,10 +12,11 @@ from fastapi import APIRouter, Body, Header, HTTPException, Query, Request, Resp
 from app.api.deps import Admin, AgentCaller, Reader, ServicesDep, Submitter, TaskId
 from app.api.errors import error_responses
 from app.api.json_body import StrictJsonRoute
+from app.core.config import Settings
 from app.core.telemetry import current_traceparent
 from app.models import TaskCreate, TaskPage, TaskStats
 from app.services.tasks import new_task, outcome, task_public
-from app.store import IdempotencyConflict, TaskNotFinalizable
+from app.store import IdempotencyConflict, QueueCap, QueueFull, TaskNotFinalizable
 from app.store.rows import TaskRow
 from contract.tasks import TaskStatus
 from contract.wire import LeaseProof, ResultReport, TaskPublic
@@ -49,10 +51,37 @@ def _found(row: TaskRow | None) -> TaskPublic:
     return task_public(row)
 
 
+def _queue_full(cap: QueueCap, settings: Settings) -> HTTPException:
+    # How soon agents take work off a full queue depends on the tasks, which the core cannot
+    # foresee. One lease TTL is the deployment's own measure of how long work may go unheard
+    # of (every lease is extended, finished or expired within it), so by then the queue has
+    # moved; it also keeps refused clients from hammering a full queue. A hint: an earlier
+    # retry is simply answered again.
+    retry_after = math.ceil(settings.lease_ttl_s)
+    if cap.per_client:
+        reached = (
+            f"this key's cap of {cap.limit} tasks waiting for an agent "
+            f"(HYPERCODE_MAX_QUEUED_TASKS_PER_CLIENT={cap.limit})"
+        )
+    else:
+        reached = (
+            f"the global cap of {cap.limit} tasks waiting for an agent "
+            f"(HYPERCODE_MAX_QUEUED_TASKS={cap.limit})"
+        )
+    return HTTPException(
+        status.HTTP_429_TOO_MANY_REQUESTS,
+        f"queue full: {reached} is reached; retry after {retry_after} s",
+        {"Retry-After": str(retry_after)},
+    )
+
+
 @router.post(
     "/execute",
     status_code=status.HTTP_202_ACCEPTED,
-    responses={200: {"model": TaskPublic, "description": "replay of an earlier Idempotency-Key"}},
+    responses={
+        200: {"model": TaskPublic, "description": "replay of an earlier Idempotency-Key"},
+        **error_responses(429),
+    },
 )
 async def submit_task(
     body: Annotated[TaskCreate, Body(openapi_examples=_EXAMPLES)],
@@ -64,16 +93,19 @@ async def submit_task(
         str | None, Header(min_length=1, max_length=200, pattern=r"^[\x21-\x7e]+$")
     ] = None,
 ) -> TaskPublic:
-    """Queue work for an agent. A retry with the same Idempotency-Key returns the same task."""
+    """Queue work for an agent. A retry with the same Idempotency-Key returns the same task,
+    even while a queue cap refuses new tasks (429)."""
     traceparent = current_traceparent(request.headers)
     row = new_task(body, caller.name, idempotency_key, traceparent)
     try:
-        stored, created = await services.store.create_task(row)
+        stored, created = await services.store.create_task(row, services.queue_caps)
     except IdempotencyConflict:
         raise HTTPException(
             status.HTTP_422_UNPROCESSABLE_CONTENT,
             "this Idempotency-Key was already used with a different request body",
         ) from None
+    except QueueFull as full:
+        raise _queue_full(full.cap, services.settings) from None
     if created:
         services.signal.notify()
     else:

@@ -3,20 +3,15 @@ it accepted, and can read every row back (issue 13, items 2, 3, 4, 7, 8)."""
 
 import base64
 import json
-import secrets
 import sqlite3
 import time
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-from pydantic import SecretStr
 
-from contract.keys import ApiKey, Role, api_keys_json
 from contract.tasks import MAX_JSON_DEPTH
-from harness.core import CoreProcess
 from tests.conftest import Api, CoreFactory
 
 EXECUTE = "/api/v1/execution/execute"
@@ -160,17 +155,10 @@ def test_an_admin_deletes_a_task_and_a_client_cannot(api: Api) -> None:
 
 
 @pytest.fixture
-def two_clients(tmp_path: Path) -> Iterator[tuple[Api, httpx.Client, httpx.Client]]:
-    clients = {name: secrets.token_urlsafe(24) for name in ("alice", "bob")}
-    role_keys = CoreProcess(tmp_path / "unused").keys  # one fresh key per role
-    entries = [ApiKey(name=n, key=SecretStr(k), roles=[Role.client]) for n, k in clients.items()]
-    entries += [ApiKey(name=r, key=SecretStr(k), roles=[Role(r)]) for r, k in role_keys.items()]
-    core = CoreProcess(tmp_path / "core", env={"HYPERCODE_API_KEYS": api_keys_json(entries)})
-    core.keys = role_keys
-    with core:
-        api = Api(core)
-        yield api, api.as_key(clients["alice"]), api.as_key(clients["bob"])
-        api.close()
+def two_clients(start_core: CoreFactory) -> Iterator[tuple[Api, httpx.Client, httpx.Client]]:
+    api = Api(start_core(clients=("alice", "bob")))
+    yield api, api.as_key(api.core.client_keys["alice"]), api.as_key(api.core.client_keys["bob"])
+    api.close()
 
 
 def test_a_client_reads_only_its_own_tasks(
