@@ -25,7 +25,7 @@ from harness.service import ROOT, Command
 
 SCRIPT = ROOT / "k6" / "swarm_load_test.js"
 PROFILES_FILE = ROOT / "k6" / "profiles.json"
-SUMMARY_SCHEMA = "swarm-load-summary/1"
+SUMMARY_SCHEMA = "swarm-load-summary/2"
 # k6's documented exit code when a threshold failed (setup failures exit 107).
 EXIT_THRESHOLDS_FAILED = 99
 # Time k6 may need beyond the stages: setup, the graceful ramp-down, writing the report.
@@ -104,6 +104,15 @@ class Requests(_Frozen):
     failed_rate: float
 
 
+class Backpressure(_Frozen):
+    """Requests of one operation the core refused with 429 because a queue cap was reached:
+    the core working as configured, so they are not among the failed requests."""
+
+    operation: str
+    refused: int
+    share: float  # of that operation's requests
+
+
 class FailedCheck(_Frozen):
     """A check label that failed at least once."""
 
@@ -169,6 +178,7 @@ class LoadSummary(_Frozen):
     iterations: int
     passed: bool
     requests: Requests
+    backpressure: Backpressure
     checks: Checks
     mix: dict[str, MixShare]
     operations: dict[str, OperationStats]
@@ -211,6 +221,18 @@ class LoadSummary(_Frozen):
     def mix_deviation_points(self) -> float:
         """Largest distance, in percentage points, between an achieved and a target share."""
         return max(abs(share.percent - share.target_percent) for share in self.mix.values())
+
+
+def backpressure_line(summary: LoadSummary) -> str:
+    """For a report: how often the core refused work with backpressure (k6's summary says it
+    in the same words)."""
+    refused = summary.backpressure
+    if refused.refused == 0:
+        return f"Backpressure: none (no {refused.operation} refused with 429)"
+    return (
+        f"Backpressure: {refused.refused} {refused.operation} refused with 429 "
+        f"({100 * refused.share:.2f}%: a queue cap reached; not counted as failed)"
+    )
 
 
 def trace_link_lines(summary: LoadSummary, *, failed_shown: int | None = None) -> list[str]:

@@ -1,13 +1,15 @@
 // Turns k6's end-of-test data into the swarm summary: a JSON document for the pipeline's
 // gate and a text report for people.
 //
-// JSON shape (version 1; harness/k6.py parses it, keep the two in step):
+// JSON shape (version 2; harness/k6.py parses it, keep the two in step):
 // {
-//   "schema": "swarm-load-summary/1",
+//   "schema": "swarm-load-summary/2",
 //   "profile": "ci", "base_url": "http://127.0.0.1:8000",
 //   "duration_s": 30.2, "vus_max": 50, "iterations": 12000,
 //   "passed": true,                         // every threshold held
 //   "requests": {"count": 13200, "rate_per_s": 437.1, "failed": 0, "failed_rate": 0.0},
+//   "backpressure": {"operation": "submit_task",  // its 429s: a queue cap reached, not failed
+//                    "refused": 120, "share": 0.0143},  // of that operation's requests
 //   "checks": {"passes": 25000, "fails": 0,
 //              "failed": [{"name": "status is 202", "fails": 3}]},  // only checks that failed
 //   "mix": {                                // the three operations only, percent of their sum
@@ -31,7 +33,9 @@
 //     "error": "..."}                       // instead of operations when Jaeger did not answer
 // }
 
-const SCHEMA = 'swarm-load-summary/1';
+const SCHEMA = 'swarm-load-summary/2';
+// The Counter the load test adds each submit refused by backpressure (429) to.
+export const BACKPRESSURE_METRIC = 'submit_backpressure';
 
 function round(value, digits = 2) {
   const factor = 10 ** digits;
@@ -74,6 +78,12 @@ function mixOf(operations, targetMix) {
   return mix;
 }
 
+function backpressureStats(data, operation, operations) {
+  const refused = (metricValues(data, BACKPRESSURE_METRIC) || { count: 0 }).count;
+  const sent = operations[operation].count;
+  return { operation, refused, share: sent === 0 ? 0 : round(refused / sent, 4) };
+}
+
 function thresholdVerdicts(data) {
   const verdicts = {};
   for (const metric of Object.keys(data.metrics).sort()) {
@@ -103,7 +113,7 @@ function checkStats(data) {
 }
 
 export function buildSummary(
-  data, { profile, baseUrl, operations, supportTags, targetMix, traces = null },
+  data, { profile, baseUrl, operations, supportTags, targetMix, backpressureOf, traces = null },
 ) {
   const perTag = {};
   for (const tag of [...operations, ...supportTags]) perTag[tag] = operationStats(data, tag);
@@ -124,6 +134,7 @@ export function buildSummary(
       failed: failed.passes,
       failed_rate: round(failed.rate, 4),
     },
+    backpressure: backpressureStats(data, backpressureOf, perTag),
     checks: checkStats(data),
     mix: mixOf(perTag, targetMix),
     operations: perTag,
@@ -182,6 +193,14 @@ export function traceLines(traces, operations) {
   return [...lines, ''];
 }
 
+// One line on what backpressure refused; the same words as harness/k6.py backpressure_line.
+function backpressureLine(backpressure) {
+  const { operation, refused, share } = backpressure;
+  if (refused === 0) return `  backpressure: none (no ${operation} refused with 429)`;
+  return `  backpressure: ${refused} ${operation} refused with 429 (${(100 * share).toFixed(2)}%: `
+    + 'a queue cap reached; not counted as failed)';
+}
+
 function thresholdLines(verdicts) {
   return verdicts.map((t) => `  ${t.ok ? 'ok    ' : 'FAILED'} ${t.metric} ${t.expression}`);
 }
@@ -196,6 +215,7 @@ export function formatSummary(summary) {
     `  ${summary.requests.count} requests (${summary.requests.rate_per_s}/s), `
       + `${summary.requests.failed} failed (${(100 * summary.requests.failed_rate).toFixed(2)}%), `
       + `checks ${summary.checks.passes} ok / ${summary.checks.fails} failed`,
+    backpressureLine(summary.backpressure),
     `  all requests: p50 ${formatMs(summary.latency.p50_ms)} ms, `
       + `p95 ${formatMs(summary.latency.p95_ms)} ms, p99 ${formatMs(summary.latency.p99_ms)} ms`,
     '',

@@ -42,9 +42,18 @@ export function traceHeaders(trace) {
   return trace.sampled ? { traceparent: `00-${trace.traceId}-${trace.spanId}-01` } : {};
 }
 
-// k6's own definition of a failed request (http_req_failed): no response, or not 2xx/3xx.
-export function requestFailed(res) {
-  return res.status === 0 || res.status >= 400;
+// Which answers to a kind of request are not failures, told once to k6 and to the traces:
+// 2xx/3xx plus the statuses in `extra` (e.g. the core's 429 backpressure on submit).
+// `callback` is the request's responseCallback, so http_req_failed leaves them out too.
+export function expectedAnswers(extra = []) {
+  return { extra, callback: http.expectedStatuses({ min: 200, max: 399 }, ...extra) };
+}
+
+export const DEFAULT_ANSWERS = expectedAnswers();
+
+// k6's definition of a failed request (http_req_failed): no response, or not an expected answer.
+export function requestFailed(res, answers = DEFAULT_ANSWERS) {
+  return res.status === 0 || (res.status >= 400 && !answers.extra.includes(res.status));
 }
 
 function attribute(key, value) {
@@ -54,7 +63,9 @@ function attribute(key, value) {
 }
 
 // The OTLP/JSON body of k6's client span for one request.
-export function clientSpan({ trace, operation, runId, startedMs, res, vu, iteration }) {
+export function clientSpan({
+  trace, operation, runId, startedMs, res, answers, vu, iteration,
+}) {
   const { traceId, spanId } = trace.sampled ? trace : ids();
   const startUs = Math.round(startedMs * 1000);
   const endUs = startUs + Math.max(1, Math.round(res.timings.duration * 1000));
@@ -73,7 +84,7 @@ export function clientSpan({ trace, operation, runId, startedMs, res, vu, iterat
       attribute('k6.iteration', iteration),
     ],
   };
-  if (requestFailed(res)) {
+  if (requestFailed(res, answers)) {
     span.status = { code: STATUS_ERROR, message: res.error || `HTTP ${res.status}` };
   }
   return {
@@ -87,7 +98,9 @@ export function clientSpan({ trace, operation, runId, startedMs, res, vu, iterat
 // Sends the client span of a traced or failed request. The export is k6's business, not the
 // core's: it reports no http_req_failed (responseCallback null) and carries its own tag.
 export function exportSpan(otlpTracesUrl, request) {
-  if (!otlpTracesUrl || !(request.trace.sampled || requestFailed(request.res))) return;
+  if (!otlpTracesUrl || !(request.trace.sampled || requestFailed(request.res, request.answers))) {
+    return;
+  }
   http.post(otlpTracesUrl, JSON.stringify(clientSpan(request)), {
     headers: { 'Content-Type': 'application/json' },
     tags: { name: 'otlp_trace_export' },

@@ -28,6 +28,8 @@ def test_sla_thresholds_hold_globally_and_every_operation_tag_must_run() -> None
         assert thresholds[f"http_req_duration{{operation:{tag}}}"] == ["p(95)<500"]
         assert thresholds[f"http_req_failed{{operation:{tag}}}"] == ["rate<0.01"]
         assert thresholds[f"http_reqs{{operation:{tag}}}"] == ["count>0"]
+    # Fast 429s (backpressure) cannot hide slow accepted submits.
+    assert thresholds["http_req_duration{operation:submit_task,status:202}"] == ["p(95)<500"]
 
 
 @pytest.mark.parametrize("profile", ["ci", "smoke"])

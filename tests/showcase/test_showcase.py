@@ -86,6 +86,7 @@ def test_showcase_passes_its_slas_and_leaves_a_whole_trace(tmp_path: Path) -> No
     output = showcase.log()
     assert code == 0, output
     assert "Verdict: PASSED" in output and "API SLA" in output
+    assert "Backpressure: none (no submit_task refused with 429)" in output  # no cap by default
     assert "Tasks after the load:" in output and "tasks/s" in output
     assert "One whole trace" in output
     assert "Traces of this load" in output and "submit_task:" in output
