@@ -76,6 +76,7 @@ def test_push_to_main_releases_after_the_gate_and_skips_the_rollback(
     assert run.returncode == 0, run.summary()
     # Download the load test's summary, gate on it, deploy production, smoke-check it.
     assert run.steps("production-gate") == [
+        ("actions/checkout@v5", "success"),
         ("actions/download-artifact@v4", "success"),
         *[("dagger/dagger-for-github@v8", "success")] * 3,
     ], run.steps("production-gate")
@@ -94,6 +95,7 @@ def test_a_release_that_fails_its_smoke_checks_is_rolled_back(
     assert run.results("load-test") == ["success"], run.summary()
     assert run.results("production-gate") == ["failure"], run.summary()
     assert run.steps("production-gate") == [
+        ("actions/checkout@v5", "success"),
         ("actions/download-artifact@v4", "success"),
         *[("dagger/dagger-for-github@v8", "success")] * 2,
         ("dagger/dagger-for-github@v8", "failure"),
