@@ -21,7 +21,7 @@ import socket
 import sys
 import time
 from contextlib import ExitStack
-from dataclasses import asdict, astuple, dataclass, replace
+from dataclasses import asdict, astuple, dataclass
 from pathlib import Path
 
 import httpx
@@ -52,6 +52,7 @@ from scripts.work import (
     cancel_queued,
     counts_by_status,
     failure_reasons,
+    settled_counts,
     work_failures,
 )
 
@@ -190,6 +191,10 @@ def run_load(
         )
         load_s = time.monotonic() - started
         after = counts_by_status(http)
+        log.info("cancelling the tasks still queued, waiting for those the agents hold")
+        cancelled = cancel_queued(core.base_url, core.keys["admin"])
+        # Tasks the agents finish meanwhile count too: one of them may have failed.
+        final = settled_counts(http)
         work = Work(
             agents=args.agents,
             counts=after,
@@ -197,9 +202,10 @@ def run_load(
             finished=sum(after[s] - before[s] for s in FINISHED),
             load_s=load_s,
             failure_reasons=failure_reasons(http),
+            cancelled_backlog=cancelled,
+            final_counts=final,
         )
-    log.info("cancelling the tasks still queued")
-    return k6, replace(work, cancelled_backlog=cancel_queued(core.base_url, core.keys["admin"]))
+    return k6, work
 
 
 def report(run: K6Run, outcome: Outcome, trace: Trace) -> str:

@@ -7,6 +7,7 @@ pending work once the demo is over.
 
 import asyncio
 import re
+import time
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
@@ -17,6 +18,9 @@ from contract.tasks import TaskStatus
 
 FINISHED = (TaskStatus.succeeded, TaskStatus.failed)
 PENDING = (TaskStatus.queued, TaskStatus.leased, TaskStatus.running)
+IN_FLIGHT = (TaskStatus.leased, TaskStatus.running)
+# How long the end waits for the tasks agents hold: each is one short run, far below this.
+SETTLE_S = 60.0
 # Failed tasks read for the reasons: enough for the common ones, bounded for a huge backlog.
 MAX_FAILED_READ = 2000
 PAGE = 200
@@ -60,6 +64,13 @@ class Work:
     load_s: float
     failure_reasons: list[tuple[str, int]] = field(default_factory=list)  # most common first
     cancelled_backlog: int = 0  # queued tasks cancelled at the end
+    # By status at the very end: backlog cancelled, the tasks agents held done (settled_counts).
+    final_counts: dict[str, int] | None = None
+
+    @property
+    def failed(self) -> int:
+        """Failed tasks, counting those that ended after the load too."""
+        return (self.final_counts or self.counts).get(TaskStatus.failed, 0)
 
     @property
     def submit_rate(self) -> float:
@@ -91,15 +102,33 @@ class Work:
                 f"Cancelled the {self.cancelled_backlog:,} task(s) still queued (through the API), "
                 "so no work is left pending in the database"
             )
+        if self.final_counts is not None:
+            lines.append(self._end_line(self.final_counts))
         if self.failure_reasons:
             lines.append("Most common failure reasons:")
             lines += [f"  {count:6,} x {reason}" for reason, count in self.failure_reasons]
         return lines
 
+    def _end_line(self, final: dict[str, int]) -> str:
+        statuses = (*FINISHED, TaskStatus.cancelled, *PENDING)
+        counts = ", ".join(f"{final.get(s, 0):,} {s}" for s in statuses)
+        late = sum(final.get(s, 0) - self.counts.get(s, 0) for s in FINISHED)
+        return f"Tasks at the end: {counts} ({late:,} finished after the load ended)"
+
 
 def counts_by_status(http: httpx.Client) -> dict[str, int]:
     counts: dict[str, int] = http.get("/api/v1/execution/stats").raise_for_status().json()["counts"]
     return counts
+
+
+def settled_counts(http: httpx.Client, timeout_s: float = SETTLE_S) -> dict[str, int]:
+    """Counts by status once no task is held by an agent any more (or at the deadline)."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        counts = counts_by_status(http)
+        if not any(counts.get(s, 0) for s in IN_FLIGHT) or time.monotonic() > deadline:
+            return counts
+        time.sleep(0.2)
 
 
 def reason_of(error: str | None) -> str:
@@ -171,7 +200,7 @@ def work_failures(traced: TaskOutcome, work: Work) -> list[str]:
     problems = []
     if not traced.ok:
         problems.append(f"the traced task {traced.describe()}")
-    failed = work.counts.get(TaskStatus.failed, 0)
+    failed = work.failed
     if failed:
         most_often = work.failure_reasons[0][0] if work.failure_reasons else "unknown"
         problems.append(

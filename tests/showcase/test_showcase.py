@@ -88,6 +88,9 @@ def test_showcase_passes_its_slas_and_leaves_a_whole_trace(tmp_path: Path) -> No
     assert "Verdict: PASSED" in output and "API SLA" in output
     assert "Backpressure: none (no submit_task refused with 429)" in output  # no cap by default
     assert "Tasks after the load:" in output and "tasks/s" in output
+    final = outcome["work"]["final_counts"]
+    assert final["failed"] == 0 and final["queued"] == final["leased"] == final["running"] == 0
+    assert "Tasks at the end: " in output
     assert "One whole trace" in output
     assert "Traces of this load" in output and "submit_task:" in output
     assert pending_in_database(tmp_path) == {}

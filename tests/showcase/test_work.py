@@ -1,5 +1,7 @@
 """The showcase's account of the work: failure reasons, the backlog, and the verdict on it."""
 
+from dataclasses import replace
+
 from scripts.work import TaskOutcome, Work, reason_of, work_failures
 
 EXPECTED = "hello\n"
@@ -57,3 +59,16 @@ def test_reasons_group_alike_failures_whatever_their_ids() -> None:
     assert first == second == "exit code 1: Traceback ... OSError: /tmp/job-* gone"
     assert reason_of("lease expired after 3 attempts") == "lease expired after 3 attempts"
     assert reason_of(None) == "(no error given)"
+
+
+def test_tasks_that_fail_after_the_load_still_fail_the_verdict() -> None:
+    # None failed when the load ended; one of those the agents held then failed meanwhile.
+    ended = work(succeeded=60, queued=2900, running=2)
+    late = replace(ended, final_counts={"succeeded": 61, "failed": 1, "cancelled": 2900})
+    assert work_failures(traced(), ended) == []
+    [failure] = work_failures(traced(), late)
+    assert failure.startswith("1 task(s) failed though their code is correct")
+    assert (
+        "Tasks at the end: 61 succeeded, 1 failed, 2,900 cancelled, 0 queued, 0 leased, "
+        "0 running (2 finished after the load ended)"
+    ) in late.lines()
