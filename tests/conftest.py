@@ -16,6 +16,8 @@ from harness.core import CoreProcess
 from harness.postgres import PostgresDatabases, PostgresProcess, given_test_server
 from harness.service import stop_all
 
+pytest_plugins = ("tests.dagger.engine",)  # the engine session of the engine tests
+
 
 @dataclass
 class RegisteredAgent:

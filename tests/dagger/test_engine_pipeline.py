@@ -7,7 +7,6 @@ open and these tests fail: they are marked `dagger` so that a run can deselect t
 """
 
 import os
-from collections.abc import AsyncIterator
 
 import dagger
 import pytest
@@ -18,17 +17,6 @@ pytestmark = [pytest.mark.dagger, pytest.mark.anyio]
 # The offline registry serves a Debian-built stand-in under this docker.io name.
 PYTHON_IMAGE = os.environ.get("DAGGER_TEST_PYTHON_IMAGE", "python:3.11-slim")
 WEB_PORT = 8080
-
-
-@pytest.fixture(scope="module")
-def anyio_backend() -> str:
-    return "asyncio"
-
-
-@pytest.fixture(scope="module")
-async def engine() -> AsyncIterator[None]:
-    async with dagger.connection():
-        yield
 
 
 def python() -> dagger.Container:

@@ -12,7 +12,6 @@ Needs an engine (`source ~/.cache/swarm/dagger/env.sh`, docs/dagger-offline.md):
 import re
 import shutil
 import subprocess
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import dagger
@@ -26,17 +25,6 @@ pytestmark = [pytest.mark.dagger, pytest.mark.anyio, pytest.mark.timeout(1200)]
 
 BROKEN_TEST = "tests/test_broken_on_purpose.py"
 LINT_ERROR = "app/lint_error_on_purpose.py"
-
-
-@pytest.fixture(scope="module")
-def anyio_backend() -> str:
-    return "asyncio"
-
-
-@pytest.fixture(scope="module")
-async def engine() -> AsyncIterator[None]:
-    async with dagger.connection():
-        yield
 
 
 def scratch_copy(destination: Path) -> Path:
