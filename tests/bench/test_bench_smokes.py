@@ -1,0 +1,45 @@
+"""The core, tracing and queue-cap benchmarks still run end to end: one short round each on
+the k6 smoke profile, every figure measured, no speed asserted (figures: docs/benchmarks.md).
+"""
+
+import asyncio
+from pathlib import Path
+
+import pytest
+
+from harness.jaeger import JaegerProcess
+from tests.bench import bench_core, bench_queue_cap, bench_tracing
+
+pytestmark = pytest.mark.slow
+
+
+def test_one_round_of_the_core_benchmark_measures_both_servers(tmp_path: Path) -> None:
+    runs = [
+        bench_core.run_hello("smoke", tmp_path / "hello"),
+        bench_core.run_core("smoke", tmp_path / "core"),
+    ]
+    for run in runs:
+        assert run.rate_per_s > 0 and run.p95_ms > 0, run
+        assert run.failed_rate == 0, run
+    assert "core ÷ hello (medians of req/s): " in bench_core.report(runs)
+
+
+def test_one_round_of_the_tracing_benchmark_sees_spans_only_when_tracing_is_on(
+    tmp_path: Path,
+) -> None:
+    with JaegerProcess(tmp_path / "jaeger") as jaeger:
+        off, on = bench_tracing.configs(jaeger, ratio=None)
+        results = [
+            bench_tracing.run_once(config, 1, "smoke", jaeger, tmp_path) for config in (off, on)
+        ]
+    assert [result.traces_in_jaeger for result in results] == [False, True]
+    for result in results:
+        assert result.requests > 0 and result.failed == 0, result
+        assert result.core_cpu_ms_per_request > 0, result
+    assert "| on | " in bench_tracing.report(results, baseline="off")
+
+
+def test_one_round_of_the_queue_cap_benchmark_times_every_case(tmp_path: Path) -> None:
+    figures = asyncio.run(bench_queue_cap.measure(cap=10, both=True, submits=20, workdir=tmp_path))
+    assert set(figures) == {"uncapped", "accepted", "refused"}
+    assert all(microseconds > 0 for microseconds in figures.values()), figures
