@@ -61,6 +61,7 @@ dagger-up:
 
 test-dagger: bootstrap dagger-up
 	$(DAGGER_ENV) && dagger call ci --load-profile $(CI_LOAD_PROFILE)
+	@echo  # the pipeline's report ends without a newline
 	$(DAGGER_ENV) && $(VENV)/pytest -q -m "dagger and not workflow" $(PYTEST_ARGS) tests
 
 ## The GitHub workflow run by act three times (pull_request, push, push with the rollback
