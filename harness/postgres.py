@@ -77,8 +77,9 @@ def given_test_server() -> PostgresDatabases | None:
 class PostgresProcess(Service, PostgresDatabases):
     """initdb into a temporary directory, serve on a free loopback port, remove on exit."""
 
-    def __init__(self, user: str = "postgres") -> None:
+    def __init__(self, user: str = "postgres", *, fsync: bool = False) -> None:
         self.port = free_port()
+        self._fsync = fsync
         self._bin = postgres_bin_dir()
         self._dir = Path(tempfile.mkdtemp(prefix="hypercode-pg-"))
         super().__init__(f"postgres:{self.port}", self._dir / "server.log")
@@ -91,7 +92,8 @@ class PostgresProcess(Service, PostgresDatabases):
         settings = {
             "listen_addresses": "127.0.0.1",
             "unix_socket_directories": str(self._dir),
-            "fsync": "off",  # throwaway test data: speed over crash safety of the test server
+            # Throwaway test data: speed over crash safety, unless a benchmark asks for it.
+            "fsync": "on" if self._fsync else "off",
             "max_connections": "200",
         }
         for name, value in settings.items():

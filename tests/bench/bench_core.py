@@ -60,8 +60,11 @@ def run_hello(profile: str, workdir: Path) -> Run:
     )
 
 
-def run_core(profile: str, workdir: Path) -> Run:
-    with CoreProcess(workdir / "core") as core:
+def run_core(
+    profile: str, workdir: Path, *, database_url: str | None = None, workers: int = 1
+) -> Run:
+    """The core (SQLite in workdir unless database_url says otherwise) under the k6 mix."""
+    with CoreProcess(workdir / "core", database_url=database_url, workers=workers) as core:
         run = run_swarm_load_test(
             Target.from_role_keys(core.base_url, core.keys), workdir / "k6", profile=profile
         )

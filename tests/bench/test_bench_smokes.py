@@ -1,5 +1,6 @@
-"""The core, tracing and queue-cap benchmarks still run end to end: one short round each on
-the k6 smoke profile, every figure measured, no speed asserted (figures: docs/benchmarks.md).
+"""The core, PostgreSQL, tracing and queue-cap benchmarks still run end to end: one short
+round each on the k6 smoke profile, every figure measured, no speed asserted (the figures
+themselves: docs/benchmarks.md).
 """
 
 import asyncio
@@ -8,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from harness.jaeger import JaegerProcess
-from tests.bench import bench_core, bench_queue_cap, bench_tracing
+from tests.bench import bench_core, bench_postgres, bench_queue_cap, bench_tracing
 
 pytestmark = pytest.mark.slow
 
@@ -43,3 +44,15 @@ def test_one_round_of_the_queue_cap_benchmark_times_every_case(tmp_path: Path) -
     figures = asyncio.run(bench_queue_cap.measure(cap=10, both=True, submits=20, workdir=tmp_path))
     assert set(figures) == {"uncapped", "accepted", "refused"}
     assert all(microseconds > 0 for microseconds in figures.values()), figures
+
+
+def test_one_round_of_the_postgres_benchmark_measures_every_setup(tmp_path: Path) -> None:
+    runs = bench_postgres.measure(rounds=1, profile="smoke", workdir=tmp_path)
+    assert [name for _, name, _ in runs] == [
+        "sqlite, 1 replica",
+        "postgres, 1 replica",
+        "postgres, 2 replicas",
+    ]
+    for _, name, run in runs:
+        assert run.rate_per_s > 0 and run.failed_rate == 0, (name, run)
+    assert "postgres 2 replicas ÷ 1 (median of per-round ratios): " in bench_postgres.report(runs)
