@@ -21,6 +21,7 @@ import os
 import re
 import shutil
 import subprocess
+import tempfile
 import time
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -202,9 +203,12 @@ def act_command(
     act: Path,
     event: Event,
     run_dir: Path,
+    workspaces: Path,
     actions: dict[str, Path],
     extra: list[str],
 ) -> list[str]:
+    """act's command line; `workspaces`: where act copies the checkout and writes each step's
+    script, which it hands to bash unquoted, so that path must hold no space."""
     command = [
         str(act),
         event,
@@ -226,7 +230,7 @@ def act_command(
         str(free_port(LOOPBACK)),
         "--no-cache-server",
         "--action-cache-path",
-        str(run_dir / "act-cache"),
+        str(workspaces),
         "--json",
         "--verbose",
     ]
@@ -306,23 +310,29 @@ def run_workflow(
     (run_dir / "event.json").write_text(json.dumps(event_payload(event), indent=2))
     if event == "push":
         progress(NO_APPROVAL_NOTE)
-    command = act_command(act, event, run_dir, actions, extra or [])
     progress(f"act {event} → {WORKFLOW.relative_to(REPO_ROOT)} (log: {run_dir / 'act.log'})")
     started = time.monotonic()
-    with (
-        (run_dir / "act.log").open("w") as raw_log,
-        subprocess.Popen(  # noqa: S603 - the act binary installed above
-            command,
-            cwd=REPO_ROOT,
-            # Plain text in the log: no colour codes and no Dagger Cloud nag in each step.
-            env={**env, "NO_COLOR": "1", "DAGGER_NO_NAG": "1"},
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-        ) as act_process,
-    ):
-        assert act_process.stdout is not None
-        jobs = follow(iter(act_process.stdout.readline, ""), raw_log, progress)
+    # Not under the checkout, whose path may hold a space; gone after the run (GBs of copies).
+    with tempfile.TemporaryDirectory(prefix="swarm-act-", ignore_cleanup_errors=True) as workspaces:
+        if " " in workspaces:
+            raise WorkflowError(
+                f"act cannot run steps from {workspaces}: set TMPDIR without spaces"
+            )
+        command = act_command(act, event, run_dir, Path(workspaces), actions, extra or [])
+        with (
+            (run_dir / "act.log").open("w") as raw_log,
+            subprocess.Popen(  # noqa: S603 - the act binary installed above
+                command,
+                cwd=REPO_ROOT,
+                # Plain text in the log: no colour codes and no Dagger Cloud nag in each step.
+                env={**env, "NO_COLOR": "1", "DAGGER_NO_NAG": "1"},
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+                text=True,
+            ) as act_process,
+        ):
+            assert act_process.stdout is not None
+            jobs = follow(iter(act_process.stdout.readline, ""), raw_log, progress)
     run = WorkflowRun(
         event=event,
         returncode=act_process.returncode,
