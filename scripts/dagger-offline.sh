@@ -17,6 +17,7 @@
 set -euo pipefail
 
 REPO_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+source "$REPO_ROOT/scripts/lib/debian.sh"
 CACHE_DIR=${DAGGER_OFFLINE_CACHE:-$HOME/.cache/swarm/dagger}
 # Set by `up` (scripts/install-dagger.sh), or by the caller for the other commands.
 DAGGER_BIN_DIR=${DAGGER_BIN_DIR:-}
@@ -50,9 +51,8 @@ install_debian_tools() {
     command -v debootstrap >/dev/null || missing+=(debootstrap)
     command -v skopeo >/dev/null || missing+=(skopeo)
     ((${#missing[@]} == 0)) && return
-    log "installing ${missing[*]} from Debian"
-    apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+    log "installing ${missing[*]} from Debian (1-2 min)"
+    install_debian_packages "${missing[@]}" >/dev/null
 }
 
 start_dockerd() {
