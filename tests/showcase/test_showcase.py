@@ -51,7 +51,10 @@ def wait_for_file(pattern: str, under: Path, process: Command) -> Path:
         found = sorted(under.glob(pattern))
         if found:
             return found[0]
-        assert process.running, f"showcase exited early with {process.returncode}"
+        assert process.running, (
+            f"showcase exited early with {process.returncode}; its log ends with:\n"
+            + "\n".join(process.log().splitlines()[-60:])
+        )
         time.sleep(1)
     raise TimeoutError(f"no {pattern} under {under}")
 
