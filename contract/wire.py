@@ -86,10 +86,15 @@ class AgentRegistered(AgentPublic):
 
 
 class LeaseRequest(BaseModel):
-    """Body of POST /agents/{id}/lease: how long to wait for a task."""
+    """Body of POST /agents/{id}/lease: how long to wait for a task, and whether it starts now."""
 
-    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"wait_s": 10}]})
+    model_config = ConfigDict(
+        extra="forbid", json_schema_extra={"examples": [{"wait_s": 10, "start": True}]}
+    )
     wait_s: float = Field(default=10.0, ge=0, le=120)
+    # An agent that begins every task as soon as it has it says so here, and the task comes
+    # already `running`: one round trip per task instead of a lease and a start call.
+    start: bool = False
 
 
 class Lease(BaseModel):

@@ -9,7 +9,14 @@ from typing import Any
 import httpx
 import stamina
 
-from contract.wire import AgentRegistered, Heartbeat, HeartbeatAck, Lease, ResultReport
+from contract.wire import (
+    AgentRegistered,
+    Heartbeat,
+    HeartbeatAck,
+    Lease,
+    LeaseRequest,
+    ResultReport,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -85,19 +92,15 @@ class AgentSession:
 
     @stamina.retry(on=is_transient, attempts=None, timeout=None)
     async def lease(self, wait_s: float) -> Lease | None:
-        """Long-poll for a task; None when none came within wait_s."""
+        """Long-poll for a task, marked running as it is leased; None when none came in wait_s."""
         response = await self._post(
             f"/agents/{self.agent_id}/lease",
-            json={"wait_s": wait_s},
+            json=LeaseRequest(wait_s=wait_s, start=True).model_dump(),
             read_timeout_s=wait_s + LEASE_TIMEOUT_MARGIN_S,
         )
         if response.status_code == httpx.codes.NO_CONTENT:
             return None
         return Lease.model_validate(response.json())
-
-    @stamina.retry(on=is_transient, timeout=60.0)
-    async def start(self, lease: Lease) -> None:
-        await self._post(f"/execution/{lease.task.id}/start", json={"lease_id": lease.lease_id})
 
     @stamina.retry(on=is_transient, timeout=120.0)
     async def report(self, task_id: str, report: ResultReport) -> None:

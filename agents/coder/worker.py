@@ -130,8 +130,6 @@ class Worker:
                 attributes=attributes,
             ) as span,
         ):
-            # Saying "running" overlaps the run; it must land before the report, so that waits.
-            started = asyncio.create_task(session.start(lease))
             try:
                 # Cancelling the tool call makes the tool server kill the run's sandbox.
                 report = await _unless_set(lease_lost, self._perform(lease))
@@ -143,14 +141,11 @@ class Worker:
                         lease.task.id, lease.lease_id,
                     )  # fmt: skip
                     return
-                await started
                 report = await _deliver(session, lease, report)
             except Refused as refusal:
                 # Fencing: another agent owns the task now; its result is the one that counts.
                 logger.warning("task %s: report refused, dropped: %s", lease.task.id, refusal)
                 return
-            finally:
-                started.cancel()
         tool_s = float((report.result or {}).get("duration_s", 0.0))
         # The benchmark reads this line: the agent's overhead is the total minus the tool run.
         logger.info(

@@ -84,19 +84,25 @@ async def lease_task(
     services: ServicesDep,
     request: Annotated[LeaseRequest | None, Body()] = None,
 ) -> Lease | Response:
-    """Long-poll for the next task this agent can do."""
+    """Long-poll for the next task this agent can do; with `start`, it comes already running."""
     settings = services.settings
+    body = request or LeaseRequest()
     row = await lease_next(
         services.store,
         services.signal,
         str(agent_id),
         list(agent.capabilities),
-        wait_s=min((request or LeaseRequest()).wait_s, settings.max_lease_wait_s),
+        wait_s=min(body.wait_s, settings.max_lease_wait_s),
         ttl=settings.lease_ttl_s,
         poll_interval=settings.lease_poll_interval_s,
     )
     if row is None:
         return Response(status_code=status.HTTP_204_NO_CONTENT)
+    if body.start and row.lease_id is not None:
+        # The same fenced step as POST /execution/{id}/start. None only if an admin cancelled
+        # or deleted the task in between: the agent then learns it from its heartbeat.
+        now = time.time()
+        row = await services.store.start_task(row.id, str(agent_id), row.lease_id, now) or row
     # The queue hop: this span joins the submitter's trace, so it shows who took the task.
     attributes: dict[str, str | int] = {
         "task.id": row.id,

@@ -41,6 +41,23 @@ def test_submit_lease_report_status(api: Api) -> None:
     assert status["finished_at"] is not None
 
 
+def test_a_lease_asked_to_start_comes_running_and_reports_like_any(db_api: Api) -> None:
+    task = db_api.submit("print(6 * 7)")
+    agent = db_api.register_agent()
+
+    response = agent.http.post(
+        f"/api/v1/agents/{agent.id}/lease", json={"wait_s": 2, "start": True}
+    )
+    assert response.status_code == 200, response.text
+    lease = response.json()
+    assert lease["task"]["id"] == task["id"]
+    assert lease["task"]["status"] == "running"
+    assert lease["task"]["started_at"] is not None
+    assert db_api.task(task["id"])["status"] == "running"
+    assert db_api.report(agent, lease).status_code == 200
+    assert db_api.task(task["id"])["status"] == "succeeded"
+
+
 def test_second_report_of_a_finished_task_is_refused(api: Api) -> None:
     api.submit()
     agent = api.register_agent()
