@@ -85,18 +85,6 @@ class AgentRegistered(AgentPublic):
     token: str
 
 
-class LeaseRequest(BaseModel):
-    """Body of POST /agents/{id}/lease: how long to wait for a task, and whether it starts now."""
-
-    model_config = ConfigDict(
-        extra="forbid", json_schema_extra={"examples": [{"wait_s": 10, "start": True}]}
-    )
-    wait_s: float = Field(default=10.0, ge=0, le=120)
-    # An agent that begins every task as soon as it has it says so here, and the task comes
-    # already `running`: one round trip per task instead of a lease and a start call.
-    start: bool = False
-
-
 class Lease(BaseModel):
     """A task handed to an agent until lease_expires_at, unless heartbeats extend it."""
 
@@ -174,6 +162,30 @@ class ResultReport(LeaseProof):
     output: str = ""
     result: dict[str, Any] | None = None
     error: str | None = Field(default=None, max_length=MAX_ERROR_CHARS)
+
+
+class TaskReport(BaseModel):
+    """A finished task's result as it rides along with the agent's next lease request."""
+
+    model_config = ConfigDict(extra="forbid")
+    task_id: uuid.UUID
+    result: ResultReport
+
+
+class LeaseRequest(BaseModel):
+    """Body of POST /agents/{id}/lease: how long to wait for a task, and whether it starts now."""
+
+    model_config = ConfigDict(
+        extra="forbid", json_schema_extra={"examples": [{"wait_s": 10, "start": True}]}
+    )
+    wait_s: float = Field(default=10.0, ge=0, le=120)
+    # An agent that begins every task as soon as it has it says so here, and the task comes
+    # already `running`: one round trip per task instead of a lease and a start call.
+    start: bool = False
+    # The task the agent just finished, recorded (fenced by its lease, as by
+    # POST /execution/{id}/result) before the next is looked for: one round trip instead of
+    # two. A refused report leases nothing.
+    report: TaskReport | None = None
 
 
 class FieldError(BaseModel):

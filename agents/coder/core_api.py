@@ -16,6 +16,7 @@ from contract.wire import (
     Lease,
     LeaseRequest,
     ResultReport,
+    TaskReport,
 )
 
 logger = logging.getLogger(__name__)
@@ -93,14 +94,16 @@ class AgentSession:
     @stamina.retry(on=is_transient, attempts=None, timeout=None)
     async def lease(self, wait_s: float) -> Lease | None:
         """Long-poll for a task, marked running as it is leased; None when none came in wait_s."""
-        response = await self._post(
-            f"/agents/{self.agent_id}/lease",
-            json=LeaseRequest(wait_s=wait_s, start=True).model_dump(),
-            read_timeout_s=wait_s + LEASE_TIMEOUT_MARGIN_S,
-        )
-        if response.status_code == httpx.codes.NO_CONTENT:
-            return None
-        return Lease.model_validate(response.json())
+        return await self._lease(LeaseRequest(wait_s=wait_s, start=True))
+
+    @stamina.retry(on=is_transient, timeout=120.0)
+    async def report_and_lease(self, report: TaskReport) -> Lease | None:
+        """Report a task's result and take the next task if one is queued, in one call.
+
+        Refused (nothing leased) when the core refuses the report. A retry after the core
+        stored the report but its answer was lost is refused as a stale lease (409).
+        """
+        return await self._lease(LeaseRequest(wait_s=0, start=True, report=report))
 
     @stamina.retry(on=is_transient, timeout=120.0)
     async def report(self, task_id: str, report: ResultReport) -> None:
@@ -112,6 +115,16 @@ class AgentSession:
         response = await self._http.delete(f"{API}/agents/{self.agent_id}", headers=self._auth)
         if response.status_code != httpx.codes.NOT_FOUND:  # already removed is fine
             _checked(response)
+
+    async def _lease(self, body: LeaseRequest) -> Lease | None:
+        response = await self._post(
+            f"/agents/{self.agent_id}/lease",
+            json=body.model_dump(mode="json"),
+            read_timeout_s=body.wait_s + LEASE_TIMEOUT_MARGIN_S,
+        )
+        if response.status_code == httpx.codes.NO_CONTENT:
+            return None
+        return Lease.model_validate(response.json())
 
     async def _post(
         self, path: str, *, json: dict[str, Any] | None = None, read_timeout_s: float | None = None

@@ -6,8 +6,9 @@ import asyncio
 import contextlib
 import logging
 import time
+import uuid
 from collections.abc import Coroutine, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, TypeVar
 
 import httpx
@@ -19,7 +20,7 @@ from agents.coder.sandbox import RunResult
 from agents.coder.telemetry import context_from_traceparent
 from agents.coder.tool_client import ToolCallError, ToolClient
 from contract.tasks import MAX_ERROR_CHARS
-from contract.wire import Lease, ResultReport
+from contract.wire import Lease, ResultReport, TaskReport
 
 logger = logging.getLogger(__name__)
 tracer = trace.get_tracer(__name__)
@@ -46,6 +47,28 @@ class HeldLease:
     lost: asyncio.Event = field(default_factory=asyncio.Event)
 
 
+@dataclass(frozen=True)
+class Finished:
+    """A done task whose result the core does not have yet."""
+
+    lease: Lease
+    report: ResultReport
+    span: trace.Span  # the task's `execute task`: the report is sent within it
+    received: float  # time.monotonic() when the lease came
+
+    def task_report(self) -> TaskReport:
+        return TaskReport(task_id=uuid.UUID(self.lease.task.id), result=self.report)
+
+    def log_reported(self) -> None:
+        """Say the core has the result (the call that took it has returned)."""
+        tool_s = float((self.report.result or {}).get("duration_s", 0.0))
+        # The benchmark reads this line: the agent's overhead is the total minus the tool run.
+        logger.info(
+            "task %s %s in %.4fs (tool run %.4fs)",
+            self.lease.task.id, self.report.status, time.monotonic() - self.received, tool_s,
+        )  # fmt: skip
+
+
 class Worker:
     """One registered agent: leases one task at a time until told to stop or removed."""
 
@@ -56,6 +79,8 @@ class Worker:
         self._revoked = asyncio.Event()
         # Heartbeats name only this lease: one whose answer never reached us is left to expire.
         self._held: HeldLease | None = None
+        # The last task's result, sent with the next lease request (one call instead of two).
+        self._unreported: Finished | None = None
 
     async def run(self, stop: asyncio.Event) -> None:
         registering = self._api.register(self._settings.name, self._settings.capabilities)
@@ -74,7 +99,9 @@ class Worker:
     async def _work(self, session: AgentSession, stop: asyncio.Event) -> None:
         while not stop.is_set() and not self._revoked.is_set():
             try:
-                lease = await _unless_set(stop, session.lease(self._settings.lease_wait_s))
+                lease = await self._report_and_lease(session)
+                if lease is None:
+                    lease = await _unless_set(stop, session.lease(self._settings.lease_wait_s))
             except Refused as refusal:
                 logger.warning("the core no longer accepts agent %s: %s", session.agent_id, refusal)
                 self._revoked.set()
@@ -82,10 +109,12 @@ class Worker:
             if lease is None:
                 continue
             try:
-                await self._execute(session, lease)
+                self._unreported = await self._execute(session, lease)
             except Exception:
                 # Whatever a task is or returns, the agent stays up for the next one.
-                logger.exception("task %s: could not be done or reported", lease.task.id)
+                logger.exception("task %s: could not be done", lease.task.id)
+        # Stopping: the last result goes on its own, not with a request for more work.
+        await self._report_alone(session)
 
     async def _heartbeat(self, session: AgentSession) -> None:
         interval = FIRST_HEARTBEAT_INTERVAL_S
@@ -114,7 +143,8 @@ class Worker:
         finally:
             self._held = None
 
-    async def _execute(self, session: AgentSession, lease: Lease) -> None:
+    async def _execute(self, session: AgentSession, lease: Lease) -> Finished | None:
+        """Do the task; its result, or None when the core took the lease away meanwhile."""
         received = time.monotonic()
         attributes = {
             "task.id": lease.task.id,
@@ -130,28 +160,61 @@ class Worker:
                 attributes=attributes,
             ) as span,
         ):
-            try:
-                # Cancelling the tool call makes the tool server kill the run's sandbox.
-                report = await _unless_set(lease_lost, self._perform(lease))
-                if report is None:
-                    span.set_attribute("task.abandoned", True)
-                    logger.warning(
-                        "task %s: the core no longer holds lease %s (cancelled, expired or "
-                        "re-queued): run stopped, nothing reported",
-                        lease.task.id, lease.lease_id,
-                    )  # fmt: skip
-                    return
-                report = await _deliver(session, lease, report)
-            except Refused as refusal:
-                # Fencing: another agent owns the task now; its result is the one that counts.
-                logger.warning("task %s: report refused, dropped: %s", lease.task.id, refusal)
-                return
-        tool_s = float((report.result or {}).get("duration_s", 0.0))
-        # The benchmark reads this line: the agent's overhead is the total minus the tool run.
-        logger.info(
-            "task %s %s in %.4fs (tool run %.4fs)",
-            lease.task.id, report.status, time.monotonic() - received, tool_s,
-        )  # fmt: skip
+            # Cancelling the tool call makes the tool server kill the run's sandbox.
+            report = await _unless_set(lease_lost, self._perform(lease))
+            if report is None:
+                span.set_attribute("task.abandoned", True)
+                logger.warning(
+                    "task %s: the core no longer holds lease %s (cancelled, expired or "
+                    "re-queued): run stopped, nothing reported",
+                    lease.task.id, lease.lease_id,
+                )  # fmt: skip
+                return None
+        return Finished(lease, report, span, received)
+
+    async def _report_and_lease(self, session: AgentSession) -> Lease | None:
+        """Report the last task's result and, in the same call, take a task if one is queued."""
+        finished = self._unreported
+        if finished is None:
+            return None
+        try:
+            with self._sending(finished):
+                lease = await session.report_and_lease(finished.task_report())
+        except (Refused, httpx.HTTPError):
+            # The report or the agent was refused, or the core is unwell: the result call alone
+            # tells which, and turns a result the core will not store into a failure report.
+            await self._report_alone(session)
+            return None
+        self._unreported = None
+        finished.log_reported()
+        return lease
+
+    async def _report_alone(self, session: AgentSession) -> None:
+        """Report the last task's result with the result call: when stopping, or refused."""
+        finished, self._unreported = self._unreported, None
+        if finished is None:
+            return
+        task_id = finished.lease.task.id
+        try:
+            with self._sending(finished):
+                report = await _deliver(session, finished.lease, finished.report)
+        except Refused as refusal:
+            # Fencing: another agent owns the task now; its result is the one that counts.
+            logger.warning("task %s: report refused, dropped: %s", task_id, refusal)
+        except Exception:
+            logger.exception("task %s: could not be reported", task_id)
+        else:
+            replace(finished, report=report).log_reported()
+
+    @contextlib.contextmanager
+    def _sending(self, finished: Finished) -> Iterator[None]:
+        """Until the core has the report, heartbeats keep the lease, and the call is traced as
+        part of the task's execution."""
+        with (
+            self._holding(finished.lease),
+            trace.use_span(finished.span, record_exception=False, set_status_on_exception=False),
+        ):
+            yield
 
     async def _perform(self, lease: Lease) -> ResultReport:
         task = lease.task

@@ -2,7 +2,8 @@
 
 client (this test) -> core POST -> [queue] -> core `lease task`
                                           -> agent `execute task` -> MCP call -> tool server
-                                                                  -> core result route
+                                                                  -> core lease route, with
+                                                                     the result
 """
 
 import re
@@ -26,7 +27,8 @@ CORE = "hypercode-core"
 AGENT = "coder-agent"
 TOOLS = "coder-tools"
 SUBMIT_ROUTE = "POST /api/v1/execution/execute"
-RESULT_ROUTE = "POST /api/v1/execution/{task_id}/result"
+# The agent reports a result along with its next lease request (contract.wire.TaskReport).
+REPORT_ROUTE = "POST /api/v1/agents/{agent_id}/lease"
 
 pytestmark = [pytest.mark.slow, pytest.mark.jaeger]
 
@@ -82,7 +84,7 @@ EXPECTED_SPANS = (
     "execute task",
     "MCP send tools/call run_python",
     "tools/call run_python",
-    RESULT_ROUTE,
+    REPORT_ROUTE,
 )
 
 
@@ -137,7 +139,7 @@ def test_task_trace_links_client_core_queue_agent_and_tool_server(
     assert execute in ancestors(found, mcp_call)
 
     # Agent -> core: the result report carries the execution's context.
-    result = the(found, found.named(RESULT_ROUTE), "result span")
+    result = the(found, found.named(REPORT_ROUTE), "report span")
     assert result.service == CORE
     assert found.span(result.parent_span_id or "").service == AGENT
     assert execute in ancestors(found, result)

@@ -8,6 +8,7 @@ from fastapi import APIRouter, Body, HTTPException, Query, Response, status
 from app.api.deps import AgentId, AgentRemover, AgentSelf, Reader, Registrar, ServicesDep
 from app.api.errors import error_responses
 from app.api.json_body import StrictJsonRoute
+from app.api.routes.execution import record_result
 from app.core.security import new_agent_token
 from app.core.telemetry import task_span
 from app.services.queue import lease_next
@@ -76,7 +77,11 @@ async def heartbeat(
 @router.post(
     "/{agent_id}/lease",
     response_model=None,
-    responses={200: {"model": Lease}, 204: {"description": "no task came within wait_s"}},
+    responses={
+        200: {"model": Lease},
+        204: {"description": "no task came within wait_s"},
+        **error_responses(404, 409),
+    },
 )
 async def lease_task(
     agent_id: AgentId,
@@ -84,9 +89,15 @@ async def lease_task(
     services: ServicesDep,
     request: Annotated[LeaseRequest | None, Body()] = None,
 ) -> Lease | Response:
-    """Long-poll for the next task this agent can do; with `start`, it comes already running."""
+    """Long-poll for the next task this agent can do; with `start`, it comes already running.
+
+    A `report` of the task the agent finished is stored first, exactly as by the result route
+    (404 no such task, 409 stale lease: then nothing is leased).
+    """
     settings = services.settings
     body = request or LeaseRequest()
+    if body.report is not None:
+        await record_result(services, body.report.task_id, agent.id, body.report.result)
     row = await lease_next(
         services.store,
         services.signal,

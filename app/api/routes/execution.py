@@ -5,11 +5,20 @@ import base64
 import binascii
 import math
 import time
+import uuid
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Header, HTTPException, Query, Request, Response, status
 
-from app.api.deps import Admin, AgentCaller, Reader, ServicesDep, Submitter, TaskId
+from app.api.deps import (
+    Admin,
+    AgentCaller,
+    Reader,
+    Services,
+    ServicesDep,
+    Submitter,
+    TaskId,
+)
 from app.api.errors import error_responses
 from app.api.json_body import StrictJsonRoute
 from app.core.config import Settings
@@ -175,7 +184,7 @@ async def cancel_task(task_id: TaskId, _: Admin, services: ServicesDep) -> TaskP
         raise HTTPException(status.HTTP_409_CONFLICT, "the task has already finished") from None
 
 
-async def _fenced(services: ServicesDep, task_id: TaskId, row: TaskRow | None) -> TaskPublic:
+async def _fenced(services: Services, task_id: uuid.UUID, row: TaskRow | None) -> TaskPublic:
     if row is not None:
         return task_public(row)
     if await services.store.get_task(str(task_id)) is None:
@@ -200,9 +209,19 @@ async def report_result(
     task_id: TaskId, report: ResultReport, agent: AgentCaller, services: ServicesDep
 ) -> TaskPublic:
     """Only the holder of the current lease may report; any other report gets 409."""
+    return await record_result(services, task_id, agent.id, report)
+
+
+async def record_result(
+    services: Services, task_id: uuid.UUID, agent_id: str, report: ResultReport
+) -> TaskPublic:
+    """Store a lease holder's result: 404 for no such task, 409 for a stale lease.
+
+    Also how a report that rides along with a lease request is stored (routes/agents.py).
+    """
     row = await services.store.finish_task(
         str(task_id),
-        agent.id,
+        agent_id,
         report.lease_id,
         outcome(report, services.settings.max_output_bytes),
         time.time(),

@@ -5,10 +5,11 @@ import uuid
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
 from harness.core import CoreProcess
-from tests.conftest import Api
+from tests.conftest import Api, RegisteredAgent
 
 EXECUTE = "/api/v1/execution/execute"
 
@@ -56,6 +57,52 @@ def test_a_lease_asked_to_start_comes_running_and_reports_like_any(db_api: Api) 
     assert db_api.task(task["id"])["status"] == "running"
     assert db_api.report(agent, lease).status_code == 200
     assert db_api.task(task["id"])["status"] == "succeeded"
+
+
+def lease_reporting(agent: RegisteredAgent, lease: dict[str, Any], status: str) -> httpx.Response:
+    """A lease request that carries the result of the agent's last task."""
+    report = {
+        "task_id": lease["task"]["id"],
+        "result": {"lease_id": lease["lease_id"], "status": status, "output": "done"},
+    }
+    return agent.http.post(
+        f"/api/v1/agents/{agent.id}/lease", json={"wait_s": 0, "start": True, "report": report}
+    )
+
+
+def test_a_report_sent_with_the_next_lease_is_stored_before_the_next_task_comes(
+    db_api: Api,
+) -> None:
+    first, second = db_api.submit(), db_api.submit()
+    agent = db_api.register_agent()
+    lease = db_api.lease(agent)
+    assert lease is not None and lease["task"]["id"] == first["id"]
+
+    response = lease_reporting(agent, lease, "succeeded")
+    assert response.status_code == 200, response.text
+    assert response.json()["task"]["id"] == second["id"]
+    assert response.json()["task"]["status"] == "running"
+    done = db_api.task(first["id"])
+    assert (done["status"], done["output"]) == ("succeeded", "done")
+
+    # Nothing left to lease: the report is stored all the same.
+    assert lease_reporting(agent, response.json(), "failed").status_code == 204
+    assert db_api.task(second["id"])["status"] == "failed"
+
+
+def test_a_refused_report_with_a_lease_request_leases_nothing(db_api: Api) -> None:
+    db_api.submit()
+    agent = db_api.register_agent()
+    lease = db_api.lease(agent)
+    assert lease is not None
+    assert db_api.report(agent, lease).status_code == 200
+    waiting = db_api.submit()
+
+    again = lease_reporting(agent, lease, "failed")
+    assert again.status_code == 409
+    assert "stale lease" in again.json()["detail"]
+    assert db_api.task(lease["task"]["id"])["status"] == "succeeded"
+    assert db_api.task(waiting["id"])["status"] == "queued"
 
 
 def test_second_report_of_a_finished_task_is_refused(api: Api) -> None:
