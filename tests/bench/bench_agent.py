@@ -5,18 +5,24 @@ For each agent count: a fresh core (SQLite, tracing off) and that many agent pro
 first created_at), from the core's own timestamps. Per-task agent overhead is what each agent
 logs — lease received to result accepted — minus the tool's own run (the sandbox, from the
 program's handover to its exit; run_python's sandbox was started before the task came): MCP
-round trip, start/result calls and bookkeeping (goal ≤ 20 ms).
+round trip, the calls to the core and bookkeeping (goal ≤ 20 ms). CPU per task: the agents,
+tool servers and core each from /proc, and, where cgroup v1 cpuacct is writable, the agents'
+whole process trees with their sandboxes (the spares started before the tasks are queued
+excepted: one per agent); tasks per CPU-s is what one core would give running nothing else.
 
     .venv/bin/python -m tests.bench.bench_agent --agents 1 2 4 --tasks 100
 """
 
 import argparse
+import contextlib
 import logging
+import math
 import os
 import re
 import statistics
 import tempfile
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -31,6 +37,7 @@ TASK_LINE = re.compile(r"task \S+ succeeded in ([0-9.]+)s \(tool run ([0-9.]+)s\
 UNFINISHED = ("queued", "leased", "running")
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 CPU_ROLES = ("agent", "tools", "core")
+CPUACCT_ROOT = Path("/sys/fs/cgroup/cpuacct")
 
 
 @dataclass(frozen=True)
@@ -42,6 +49,13 @@ class Result:
     overhead_ms_median: float
     overhead_ms_p95: float
     cpu_ms_per_task: dict[str, float]
+    # Agents, tool servers and sandboxes together (NaN without a cpuacct hierarchy).
+    agents_with_sandboxes_cpu_ms: float
+
+    @property
+    def tasks_per_cpu_s(self) -> float:
+        """Tasks per second of one core: the throughput a core would give with nothing else."""
+        return 1000 / (self.agents_with_sandboxes_cpu_ms + self.cpu_ms_per_task["core"])
 
 
 def submit_all(client: httpx.Client, count: int) -> None:
@@ -109,6 +123,35 @@ def cpu_by_role(core: CoreProcess, pool: AgentPool) -> dict[str, float]:
     }
 
 
+@contextlib.contextmanager
+def cpu_accounted(pids: list[int]) -> Iterator[Path | None]:
+    """A cgroup v1 cpuacct group holding these processes and all they start from now on.
+
+    The sandboxes stay in it (a run is moved only in the memory and pids hierarchies), so its
+    usage is the CPU of agents, tool servers and sandboxes together. None where this machine
+    has no writable cpuacct hierarchy.
+    """
+    group = CPUACCT_ROOT / f"bench-agent-{os.getpid()}"
+    try:
+        group.mkdir()
+        for pid in pids:
+            (group / "cgroup.procs").write_text(str(pid))
+    except OSError:
+        yield None
+        return
+    try:
+        yield group
+    finally:
+        for member in (group / "cgroup.procs").read_text().split():  # back where they were
+            with contextlib.suppress(OSError):  # gone meanwhile
+                (CPUACCT_ROOT / "cgroup.procs").write_text(member)
+        group.rmdir()
+
+
+def cpu_usage_s(group: Path | None) -> float:
+    return math.nan if group is None else int((group / "cpuacct.usage").read_text()) / 1e9
+
+
 def measure(agent_count: int, task_count: int, workdir: Path) -> Result:
     with CoreProcess(workdir / "core") as core:
         headers = {"Authorization": f"Bearer {core.keys['client']}"}
@@ -118,10 +161,12 @@ def measure(agent_count: int, task_count: int, workdir: Path) -> Result:
             ) as pool,
             httpx.Client(base_url=core.base_url, headers=headers, timeout=30) as client,
         ):
-            before = cpu_by_role(core, pool)
-            submit_all(client, task_count)
-            wait_until_drained(client, timeout_s=600)
-            after = cpu_by_role(core, pool)
+            agents = [agent.pid for agent in pool.agents if agent.pid is not None]
+            with cpu_accounted([*agents, *(c for pid in agents for c in children(pid))]) as group:
+                before, tree_before = cpu_by_role(core, pool), cpu_usage_s(group)
+                submit_all(client, task_count)
+                wait_until_drained(client, timeout_s=600)
+                after, tree_after = cpu_by_role(core, pool), cpu_usage_s(group)
             tasks = all_tasks(client)
             logs = "".join(agent.log() for agent in pool.agents)
     assert all(task["status"] == "succeeded" for task in tasks), "a trivial task failed"
@@ -135,6 +180,7 @@ def measure(agent_count: int, task_count: int, workdir: Path) -> Result:
         overhead_ms_median=statistics.median(overheads),
         overhead_ms_p95=overheads[int(0.95 * (len(overheads) - 1))],
         cpu_ms_per_task={role: 1000 * (after[role] - before[role]) / len(tasks) for role in after},
+        agents_with_sandboxes_cpu_ms=1000 * (tree_after - tree_before) / len(tasks),
     )
 
 
@@ -146,9 +192,10 @@ def main() -> None:
     logging.basicConfig(level=logging.WARNING, format="%(message)s")
     print(
         "| agents | tasks | tasks/s | tool run median ms | agent overhead median ms | p95 ms "
-        "| CPU ms/task: agent / tool server / core |"
+        "| CPU ms/task: agent / tool server / core | CPU ms/task: agents with sandboxes "
+        "| tasks per CPU-s |"
     )
-    print("|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|---|")
     with tempfile.TemporaryDirectory(prefix="bench-agent-") as tmp:
         for count in args.agents:
             result = measure(count, args.tasks, Path(tmp) / f"agents-{count}")
@@ -157,7 +204,8 @@ def main() -> None:
                 f"| {result.agents} | {result.tasks} | {result.tasks_per_s:.1f} "
                 f"| {result.tool_ms_median:.0f} | {result.overhead_ms_median:.1f} "
                 f"| {result.overhead_ms_p95:.1f} "
-                "| " + " / ".join(f"{cpu[role]:.0f}" for role in CPU_ROLES) + " |",
+                "| " + " / ".join(f"{cpu[role]:.0f}" for role in CPU_ROLES) + " "
+                f"| {result.agents_with_sandboxes_cpu_ms:.0f} | {result.tasks_per_cpu_s:.1f} |",
                 flush=True,
             )
 
