@@ -1,4 +1,11 @@
-"""Dependencies of the routes: the app's services and who is calling."""
+"""Dependencies of the routes: who is calling, checked for the route's role, with the app's
+services.
+
+Each /api/v1 route has ONE dependency that authenticates, checks the role and hands over the
+services: FastAPI solves every dependency of a chain separately (its own parameters, headers,
+query and cookies each time), which cost about a tenth of a request's CPU when they were
+chained (docs/benchmarks.md, "Profile of the request path").
+"""
 
 import uuid
 from collections.abc import Awaitable, Callable
@@ -27,18 +34,41 @@ class Services:
     queue_caps: tuple[QueueCap, ...]  # from the settings; empty: submits are never refused
 
 
-async def get_services(request: Request) -> Services:
-    # async on purpose: FastAPI runs a plain `def` dependency in a worker thread.
+def services_of(request: Request) -> Services:
     services: Services = request.app.state.services
     return services
 
 
+async def get_services(request: Request) -> Services:
+    # async on purpose: FastAPI runs a plain `def` dependency in a worker thread.
+    return services_of(request)
+
+
 ServicesDep = Annotated[Services, Depends(get_services)]
+
+
+@dataclass(frozen=True)
+class Authorized:
+    """A caller the route lets in, and the services to serve it with."""
+
+    caller: Caller
+    services: Services
+
+
+@dataclass(frozen=True)
+class AgentAuthorized:
+    """An agent the route lets in (by its own token), and the services to serve it with."""
+
+    agent: AgentIdentity
+    services: Services
+
 
 _UNAUTHORIZED = {"WWW-Authenticate": "Bearer"}
 
 
-async def current_caller(request: Request, services: ServicesDep) -> Caller:
+async def authenticate(request: Request) -> Authorized:
+    """The caller named by the bearer key or agent token; 401 when there is none."""
+    services = services_of(request)
     header = request.headers.get("authorization")
     if not header:
         raise HTTPException(
@@ -59,57 +89,59 @@ async def current_caller(request: Request, services: ServicesDep) -> Caller:
         caller = services.keys.find(secret)
     if caller is None:
         raise HTTPException(status.HTTP_401_UNAUTHORIZED, "unknown or revoked key", _UNAUTHORIZED)
-    return caller
+    return Authorized(caller, services)
 
 
-CallerDep = Annotated[Caller, Depends(current_caller)]
-
-
-def require(*roles: Role) -> Callable[[Caller], Awaitable[Caller]]:
-    async def check(caller: CallerDep) -> Caller:
-        if caller.roles.isdisjoint(roles):
+def require(*roles: Role) -> Callable[[Request], Awaitable[Authorized]]:
+    async def check(request: Request) -> Authorized:
+        auth = await authenticate(request)
+        if auth.caller.roles.isdisjoint(roles):
             wanted = " or ".join(roles)
             raise HTTPException(
                 status.HTTP_403_FORBIDDEN,
-                f"this route needs the role {wanted}; '{caller.name}' lacks it",
+                f"this route needs the role {wanted}; '{auth.caller.name}' lacks it",
             )
-        return caller
+        return auth
 
     return check
 
 
-Submitter = Annotated[Caller, Depends(require(Role.client))]
-Reader = Annotated[Caller, Depends(require(Role.client, Role.admin))]
-Admin = Annotated[Caller, Depends(require(Role.admin))]
-Registrar = Annotated[Caller, Depends(require(Role.registrar))]
+Submitter = Annotated[Authorized, Depends(require(Role.client))]
+Reader = Annotated[Authorized, Depends(require(Role.client, Role.admin))]
+Admin = Annotated[Authorized, Depends(require(Role.admin))]
+Registrar = Annotated[Authorized, Depends(require(Role.registrar))]
 
 
-async def any_agent(caller: CallerDep) -> AgentIdentity:
-    if caller.agent is None:
+async def any_agent(request: Request) -> AgentAuthorized:
+    auth = await authenticate(request)
+    if auth.caller.agent is None:
         raise HTTPException(status.HTTP_403_FORBIDDEN, "this route needs an agent token")
-    return caller.agent
+    return AgentAuthorized(auth.caller.agent, auth.services)
 
 
-AgentCaller = Annotated[AgentIdentity, Depends(any_agent)]
+AgentCaller = Annotated[AgentAuthorized, Depends(any_agent)]
 TaskId = Annotated[uuid.UUID, Path(description="the task's id (a UUID)")]
 AgentId = Annotated[uuid.UUID, Path(description="the agent's id (a UUID)")]
 
 
-async def same_agent(agent_id: AgentId, agent: AgentCaller) -> AgentIdentity:
-    if agent.id != str(agent_id):
+async def same_agent(agent_id: AgentId, request: Request) -> AgentAuthorized:
+    auth = await any_agent(request)
+    if auth.agent.id != str(agent_id):
         raise HTTPException(status.HTTP_403_FORBIDDEN, "an agent token acts only for its own agent")
-    return agent
+    return auth
 
 
-AgentSelf = Annotated[AgentIdentity, Depends(same_agent)]
+AgentSelf = Annotated[AgentAuthorized, Depends(same_agent)]
 
 
-async def admin_or_same_agent(agent_id: AgentId, caller: CallerDep) -> Caller:
+async def admin_or_same_agent(agent_id: AgentId, request: Request) -> Authorized:
+    auth = await authenticate(request)
+    caller = auth.caller
     if Role.admin in caller.roles or (caller.agent and caller.agent.id == str(agent_id)):
-        return caller
+        return auth
     raise HTTPException(
         status.HTTP_403_FORBIDDEN, "only an admin key or the agent's own token may remove an agent"
     )
 
 
-AgentRemover = Annotated[Caller, Depends(admin_or_same_agent)]
+AgentRemover = Annotated[Authorized, Depends(admin_or_same_agent)]

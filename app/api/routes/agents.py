@@ -5,7 +5,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Body, HTTPException, Query, Response, status
 
-from app.api.deps import AgentId, AgentRemover, AgentSelf, Reader, Registrar, ServicesDep
+from app.api.deps import AgentId, AgentRemover, AgentSelf, Reader, Registrar
 from app.api.errors import error_responses
 from app.api.json_body import StrictJsonRoute
 from app.api.routes.execution import record_result
@@ -29,21 +29,22 @@ router = APIRouter(prefix="/agents", tags=["agents"], route_class=StrictJsonRout
 
 
 @router.post("", status_code=status.HTTP_201_CREATED)
-async def register_agent(body: AgentCreate, _: Registrar, services: ServicesDep) -> AgentRegistered:
+async def register_agent(body: AgentCreate, auth: Registrar) -> AgentRegistered:
     """Register an agent; the answer holds its token, shown only this once."""
     token = new_agent_token()
-    row = await services.store.register_agent(new_agent(body, token))
+    row = await auth.services.store.register_agent(new_agent(body, token))
     return AgentRegistered(**agent_public(row).model_dump(), token=token)
 
 
 @router.get("")
 async def list_agents(
-    _: Reader, services: ServicesDep, limit: Annotated[int, Query(ge=1, le=1000)] = 200
+    auth: Reader, limit: Annotated[int, Query(ge=1, le=1000)] = 200
 ) -> list[AgentPublic]:
     """Active agents heard from within the lease TTL, newest first, with their last heartbeat.
 
     An agent killed without deregistering stops being listed once its heartbeats stop.
     """
+    services = auth.services
     heard_since = time.time() - services.settings.lease_ttl_s
     return [agent_public(r) for r in await services.store.list_agents(limit, heard_since)]
 
@@ -59,16 +60,14 @@ async def list_agents(
         }
     },
 )
-async def heartbeat(
-    agent_id: AgentId, body: Heartbeat, _: AgentSelf, services: ServicesDep
-) -> HeartbeatAck:
+async def heartbeat(agent_id: AgentId, body: Heartbeat, auth: AgentSelf) -> HeartbeatAck:
     """Say the agent is alive; extends by lease_ttl_s the leases it names and still holds.
 
     A lease it does not name is left to run out, so a task whose lease answer never reached
     the agent goes back to the queue; the answer lists the named leases not held any more.
     """
-    ttl = services.settings.lease_ttl_s
-    extended = await services.store.heartbeat(str(agent_id), body.lease_ids, time.time(), ttl)
+    ttl = auth.services.settings.lease_ttl_s
+    extended = await auth.services.store.heartbeat(str(agent_id), body.lease_ids, time.time(), ttl)
     still_held = set(extended)
     not_held = [lease_id for lease_id in body.lease_ids if lease_id not in still_held]
     return HeartbeatAck(lease_ttl_s=ttl, extended=extended, not_held=not_held)
@@ -85,8 +84,7 @@ async def heartbeat(
 )
 async def lease_task(
     agent_id: AgentId,
-    agent: AgentSelf,
-    services: ServicesDep,
+    auth: AgentSelf,
     request: Annotated[LeaseRequest | None, Body()] = None,
 ) -> Lease | Response:
     """Long-poll for the next task this agent can do; with `start`, it comes already running.
@@ -94,15 +92,16 @@ async def lease_task(
     A `report` of the task the agent finished is stored first, exactly as by the result route
     (404 no such task, 409 stale lease: then nothing is leased).
     """
+    services = auth.services
     settings = services.settings
     body = request or LeaseRequest()
     if body.report is not None:
-        await record_result(services, body.report.task_id, agent.id, body.report.result)
+        await record_result(services, body.report.task_id, auth.agent.id, body.report.result)
     row = await lease_next(
         services.store,
         services.signal,
         str(agent_id),
-        list(agent.capabilities),
+        list(auth.agent.capabilities),
         wait_s=min(body.wait_s, settings.max_lease_wait_s),
         ttl=settings.lease_ttl_s,
         poll_interval=settings.lease_poll_interval_s,
@@ -130,8 +129,9 @@ async def lease_task(
     status_code=status.HTTP_204_NO_CONTENT,
     responses=error_responses(404),
 )
-async def kill_agent(agent_id: AgentId, _: AgentRemover, services: ServicesDep) -> None:
+async def kill_agent(agent_id: AgentId, auth: AgentRemover) -> None:
     """Remove an agent: its token stops working and its tasks go back to the queue at once."""
+    services = auth.services
     was_active, released = await services.store.kill_agent(str(agent_id), time.time())
     if not was_active:
         raise HTTPException(status.HTTP_404_NOT_FOUND, "no active agent with this id")

@@ -10,15 +10,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Header, HTTPException, Query, Request, Response, status
 
-from app.api.deps import (
-    Admin,
-    AgentCaller,
-    Reader,
-    Services,
-    ServicesDep,
-    Submitter,
-    TaskId,
-)
+from app.api.deps import Admin, AgentCaller, Reader, Services, Submitter, TaskId
 from app.api.errors import error_responses
 from app.api.json_body import StrictJsonRoute
 from app.core.config import Settings
@@ -94,8 +86,7 @@ def _queue_full(cap: QueueCap, settings: Settings) -> HTTPException:
 )
 async def submit_task(
     body: Annotated[TaskCreate, Body(openapi_examples=_EXAMPLES)],
-    caller: Submitter,
-    services: ServicesDep,
+    auth: Submitter,
     request: Request,
     response: Response,
     idempotency_key: Annotated[
@@ -104,8 +95,9 @@ async def submit_task(
 ) -> TaskPublic:
     """Queue work for an agent. A retry with the same Idempotency-Key returns the same task,
     even while a queue cap refuses new tasks (429)."""
+    services = auth.services
     traceparent = current_traceparent(request.headers)
-    row = new_task(body, caller.name, idempotency_key, traceparent)
+    row = new_task(body, auth.caller.name, idempotency_key, traceparent)
     try:
         stored, created = await services.store.create_task(row, services.queue_caps)
     except IdempotencyConflict:
@@ -123,25 +115,25 @@ async def submit_task(
 
 
 @router.get("/stats")
-async def task_stats(caller: Reader, services: ServicesDep) -> TaskStats:
+async def task_stats(auth: Reader) -> TaskStats:
     """How many tasks are in each status: the caller's own, or all for an admin."""
-    counts = await services.store.count_by_status(caller.tasks_of)
+    counts = await auth.services.store.count_by_status(auth.caller.tasks_of)
     return TaskStats(counts={status: counts.get(status, 0) for status in TaskStatus})
 
 
 @router.get("/{task_id}", responses=_NOT_FOUND)
-async def get_task(task_id: TaskId, caller: Reader, services: ServicesDep) -> TaskPublic:
+async def get_task(task_id: TaskId, auth: Reader) -> TaskPublic:
     """Status, attempts, agent, result and trace id of one task (a client's own; admin: any)."""
-    row = await services.store.get_task(str(task_id))
+    row = await auth.services.store.get_task(str(task_id))
     # Another client's task is as absent as a missing one: its id says nothing.
-    owner = caller.tasks_of
+    owner = auth.caller.tasks_of
     return _found(None if row is None or owner not in (None, row.submitted_by) else row)
 
 
 @router.delete("/{task_id}", status_code=status.HTTP_204_NO_CONTENT, responses=_NOT_FOUND)
-async def delete_task(task_id: TaskId, _: Admin, services: ServicesDep) -> None:
+async def delete_task(task_id: TaskId, auth: Admin) -> None:
     """Remove a task for good, in any state; an agent still working on it gets 404 at report."""
-    if not await services.store.delete_task(str(task_id)):
+    if not await auth.services.store.delete_task(str(task_id)):
         raise HTTPException(status.HTTP_404_NOT_FOUND, "no task with this id")
 
 
@@ -160,15 +152,14 @@ def _decode_cursor(cursor: str) -> int:
 
 @router.get("", responses=error_responses(400))
 async def list_tasks(
-    caller: Reader,
-    services: ServicesDep,
+    auth: Reader,
     status_filter: Annotated[TaskStatus | None, Query(alias="status")] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     cursor: Annotated[str | None, Query(max_length=64)] = None,
 ) -> TaskPage:
     """Tasks (a client's own; admin: all), newest first; pass next_cursor back as cursor."""
     before = None if cursor is None else _decode_cursor(cursor)
-    rows = await services.store.list_tasks(status_filter, before, limit, caller.tasks_of)
+    rows = await auth.services.store.list_tasks(status_filter, before, limit, auth.caller.tasks_of)
     next_cursor = None
     if len(rows) == limit:
         next_cursor = base64.urlsafe_b64encode(str(rows[-1].seq).encode()).decode()
@@ -176,10 +167,10 @@ async def list_tasks(
 
 
 @router.post("/{task_id}/cancel", responses=_STALE)
-async def cancel_task(task_id: TaskId, _: Admin, services: ServicesDep) -> TaskPublic:
+async def cancel_task(task_id: TaskId, auth: Admin) -> TaskPublic:
     """Cancel a task that has not finished; its agent's later report is refused."""
     try:
-        return _found(await services.store.cancel_task(str(task_id), time.time()))
+        return _found(await auth.services.store.cancel_task(str(task_id), time.time()))
     except TaskNotFinalizable:
         raise HTTPException(status.HTTP_409_CONFLICT, "the task has already finished") from None
 
@@ -196,20 +187,17 @@ async def _fenced(services: Services, task_id: uuid.UUID, row: TaskRow | None) -
 
 
 @router.post("/{task_id}/start", responses=_STALE)
-async def start_task(
-    task_id: TaskId, proof: LeaseProof, agent: AgentCaller, services: ServicesDep
-) -> TaskPublic:
+async def start_task(task_id: TaskId, proof: LeaseProof, auth: AgentCaller) -> TaskPublic:
     """The lease holder says it began the work."""
-    row = await services.store.start_task(str(task_id), agent.id, proof.lease_id, time.time())
-    return await _fenced(services, task_id, row)
+    store = auth.services.store
+    row = await store.start_task(str(task_id), auth.agent.id, proof.lease_id, time.time())
+    return await _fenced(auth.services, task_id, row)
 
 
 @router.post("/{task_id}/result", responses=_STALE)
-async def report_result(
-    task_id: TaskId, report: ResultReport, agent: AgentCaller, services: ServicesDep
-) -> TaskPublic:
+async def report_result(task_id: TaskId, report: ResultReport, auth: AgentCaller) -> TaskPublic:
     """Only the holder of the current lease may report; any other report gets 409."""
-    return await record_result(services, task_id, agent.id, report)
+    return await record_result(auth.services, task_id, auth.agent.id, report)
 
 
 async def record_result(
