@@ -138,6 +138,8 @@ def current_traceparent(headers: Mapping[str, str]) -> str | None:
     """
     span = trace.get_current_span()
     if not span.get_span_context().is_valid:
+        if not any(field in headers for field in propagate.get_global_textmap().fields):
+            return None  # no caller context either: skip extracting and injecting nothing
         span = trace.get_current_span(propagate.extract(headers))
     carrier: dict[str, str] = {}
     _STORED_FORM.inject(carrier, context=trace.set_span_in_context(span))
