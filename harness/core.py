@@ -68,11 +68,3 @@ class CoreProcess(Service):
     def restart(self) -> None:
         self.stop()
         self.start()
-
-    def cpu_seconds(self) -> float:
-        """User + system CPU time the running core has used so far (Linux /proc)."""
-        assert self.pid is not None, "the core is not running"
-        # The command name may hold spaces: split after its closing parenthesis, where the
-        # state is field 3, so utime (field 14) and stime (field 15) land at 11 and 12.
-        fields = Path(f"/proc/{self.pid}/stat").read_text().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")

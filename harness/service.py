@@ -96,6 +96,14 @@ class Lifecycle(ABC):
         self.stop()
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time a live process has used itself so far (Linux /proc)."""
+    # The command name may hold spaces: split after its closing parenthesis, where the
+    # state is field 3, so utime (field 14) and stime (field 15) land at 11 and 12.
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 class Service(Lifecycle):
     """One process in its own group with its own log; `with` starts it and always stops it.
 
@@ -214,6 +222,12 @@ class Service(Lifecycle):
     @property
     def pid(self) -> int | None:
         return None if self._process is None else self._process.pid
+
+    def cpu_seconds(self) -> float:
+        """CPU time the running process has used itself so far."""
+        if self.pid is None:
+            raise RuntimeError(f"{self.name} is not running")
+        return cpu_seconds(self.pid)
 
     @property
     def returncode(self) -> int | None:

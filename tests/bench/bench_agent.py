@@ -31,11 +31,11 @@ import httpx
 
 from harness.agents import AgentPool
 from harness.core import CoreProcess
+from harness.service import cpu_seconds
 
 log = logging.getLogger(__name__)
 TASK_LINE = re.compile(r"task \S+ succeeded in ([0-9.]+)s \(tool run ([0-9.]+)s\)")
 UNFINISHED = ("queued", "leased", "running")
-CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 CPU_ROLES = ("agent", "tools", "core")
 CPUACCT_ROOT = Path("/sys/fs/cgroup/cpuacct")
 
@@ -97,12 +97,6 @@ def span_s(tasks: list[dict[str, object]]) -> float:
     return (last - first).total_seconds()
 
 
-def cpu_s(pid: int) -> float:
-    """CPU seconds a live process has used itself, from /proc/<pid>/stat."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return sum(int(value) for value in fields[11:13]) / CLOCK_TICKS
-
-
 def children(pid: int) -> list[int]:
     return [int(child) for child in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
 
@@ -115,11 +109,10 @@ def cpu_by_role(core: CoreProcess, pool: AgentPool) -> dict[str, float]:
     """
     agents = [agent.pid for agent in pool.agents if agent.pid is not None]
     tool_servers = [child for pid in agents for child in children(pid)]
-    assert core.pid is not None
     return {
-        "core": cpu_s(core.pid),
-        "agent": sum(cpu_s(pid) for pid in agents),
-        "tools": sum(cpu_s(pid) for pid in tool_servers),
+        "core": core.cpu_seconds(),
+        "agent": sum(cpu_seconds(pid) for pid in agents),
+        "tools": sum(cpu_seconds(pid) for pid in tool_servers),
     }
 
 
