@@ -27,7 +27,7 @@ from typing import Any
 
 import httpx
 
-from harness.service import ROOT, Service, free_port
+from harness.service import ROOT, Service, free_ports
 
 logger = logging.getLogger(__name__)
 
@@ -68,7 +68,7 @@ class JaegerPorts:
 
     @classmethod
     def free(cls) -> JaegerPorts:
-        return cls(free_port(), free_port(), free_port(), free_port(), free_port())
+        return cls(*free_ports(5))
 
     def as_env(self) -> dict[str, str]:
         """The variables deploy/jaeger/config.yaml reads its ports from."""

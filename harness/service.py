@@ -32,12 +32,22 @@ _POLL_S = 0.05
 _running: set["Service"] = set()
 
 
+def free_ports(count: int, host: str = "127.0.0.1") -> list[int]:
+    """count distinct ports that were free a moment ago (the small race with other processes
+    is accepted for tests and demos). They are held open together while they are picked: one
+    at a time, the kernel may hand the same port out twice, and a server given two equal
+    ports fails to start."""
+    with contextlib.ExitStack() as stack:
+        sockets = [stack.enter_context(socket.socket()) for _ in range(count)]
+        for sock in sockets:
+            sock.bind((host, 0))
+        return [int(sock.getsockname()[1]) for sock in sockets]
+
+
 def free_port(host: str = "127.0.0.1") -> int:
-    """A port that was free a moment ago (the small race is accepted for tests and demos)."""
-    with socket.socket() as sock:
-        sock.bind((host, 0))
-        port: int = sock.getsockname()[1]
-        return port
+    """A port that was free a moment ago."""
+    [port] = free_ports(1, host)
+    return port
 
 
 def wait_until_ready(url: str, service: "Service | None", timeout: float) -> None:

@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from harness.service import ROOT, Command
+from harness.jaeger import JaegerPorts
+from harness.service import ROOT, Command, free_ports
 
 # A leader that ignores SIGTERM and started two children of its own group.
 STUBBORN = "trap '' TERM; sleep 300 & sleep 300 & echo started; wait"
@@ -67,6 +68,17 @@ def test_stop_returns_the_exit_code_of_a_graceful_exit(tmp_path: Path) -> None:
     with Command(["sh", "-c", "sleep 300"], log_path=tmp_path / "sleep.log") as service:
         assert service.running
     assert service.returncode == -15
+
+
+def test_ports_picked_together_are_all_different() -> None:
+    # One at a time the kernel may hand a port out twice: Jaeger then failed to start with
+    # two of its listeners on one port.
+    assert len(set(free_ports(200))) == 200
+    ports = JaegerPorts.free()
+    assert (
+        len({ports.otlp_grpc, ports.otlp_http, ports.query_http, ports.query_grpc, ports.health})
+        == 5
+    )
 
 
 INNER_TEST = """
