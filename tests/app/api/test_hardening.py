@@ -131,6 +131,22 @@ def test_an_over_limit_chunked_body_is_413(api: Api) -> None:
     assert "larger than the limit" in response.json()["detail"]
 
 
+def test_headers_with_bytes_outside_ascii_are_refused_or_ignored_never_a_500(api: Api) -> None:
+    task = {"kind": "python", "payload": {"code": "print(1)"}}
+    # A key no client could have meant: 422, and nothing stored under it.
+    refused = api.client.post(EXECUTE, json=task, headers={"Idempotency-Key": b"\xff\xfe"})
+    assert refused.status_code == 422, refused.text
+    assert "idempotency-key" in refused.text.lower()
+    # A trace context that is not one is ignored: the task is queued without a trace.
+    untraced = api.client.post(EXECUTE, json=task, headers={"traceparent": b"00-\xff-zz"})
+    assert untraced.status_code == 202, untraced.text
+    assert untraced.json()["trace_id"] is None
+    # A key that is not one is unknown, not a crash.
+    anonymous = api.anonymous.get(TASKS, headers={"Authorization": b"Bearer \xff\xfe"})
+    assert anonymous.status_code == 401
+    assert api.client.get(f"{TASKS}/stats").json()["counts"]["queued"] == 1
+
+
 def test_every_error_has_one_shape(api: Api) -> None:
     answers = [
         api.anonymous.get(TASKS),  # 401
