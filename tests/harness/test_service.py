@@ -16,28 +16,30 @@ from harness.service import ROOT, Command, free_ports
 STUBBORN = "trap '' TERM; sleep 300 & sleep 300 & echo started; wait"
 
 
+def stat_fields(proc: Path) -> list[str] | None:
+    """A /proc/<pid>/stat's fields from the state on; None if the process has gone."""
+    try:
+        stat = (proc / "stat").read_text()
+    except (FileNotFoundError, ProcessLookupError):  # ProcessLookupError: it ended mid-read
+        return None
+    # The command name may hold spaces: split after its closing parenthesis.
+    return stat.rsplit(")", 1)[1].split()
+
+
 def start_time(pid: int) -> int | None:
     """The process's start time in clock ticks (tells a reused pid apart); None if gone."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except FileNotFoundError:
-        return None
-    fields = stat.rsplit(")", 1)[1].split()
-    return None if fields[0] == "Z" else int(fields[19])
+    fields = stat_fields(Path(f"/proc/{pid}"))
+    return None if fields is None or fields[0] == "Z" else int(fields[19])
 
 
 def children_of(pid: int) -> list[int]:
-    found = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
-        except (FileNotFoundError, ProcessLookupError):  # ended while we looked
-            continue
-        if int(fields[1]) == pid:
-            found.append(int(entry.name))
-    return found
+    return [
+        int(entry.name)
+        for entry in Path("/proc").iterdir()
+        if entry.name.isdigit()
+        and (fields := stat_fields(entry)) is not None
+        and int(fields[1]) == pid
+    ]
 
 
 def still_running(processes: list[tuple[int, int]], timeout: float) -> list[int]:
