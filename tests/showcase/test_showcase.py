@@ -11,6 +11,7 @@ import pytest
 
 from harness.jaeger import JaegerProcess, JaegerQuery
 from harness.service import Command
+from scripts.showcase import parse_args
 
 pytestmark = pytest.mark.jaeger
 
@@ -127,3 +128,13 @@ def test_showcase_fails_when_no_agent_can_run_the_work(tmp_path: Path) -> None:
     assert "because submits outpace 0 agent(s)" in output
     assert outcome["work"]["cancelled_backlog"] > 0
     assert pending_in_database(tmp_path) == {}
+
+
+@pytest.mark.parametrize("seconds", ["0", "-3", "nan", "inf"])
+def test_traced_task_wait_must_be_a_positive_number_of_seconds(
+    seconds: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit):
+        parse_args(["--traced-task-wait", seconds])
+    assert "not a positive number of seconds" in capsys.readouterr().err
+    assert parse_args(["--traced-task-wait", "2.5"]).traced_task_wait == 2.5
