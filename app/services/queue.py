@@ -2,6 +2,7 @@
 
 import asyncio
 import time
+from collections.abc import Awaitable, Callable
 from contextlib import suppress
 
 from app.store.base import Store
@@ -34,11 +35,14 @@ async def lease_next(
     wait_s: float,
     ttl: float,
     poll_interval: float,
+    caller_gone: Callable[[], Awaitable[bool]],
 ) -> TaskRow | None:
     """Claim a task for the agent, waiting up to wait_s for one to appear.
 
     Besides this process's signal, the store is re-checked every poll_interval: another
-    replica may have queued the task, or a lease elsewhere may have expired.
+    replica may have queued the task, or a lease elsewhere may have expired. Once the caller
+    has hung up (an agent stopping or killed mid-poll), nothing is claimed: a task leased to
+    a closed connection would wait out its lease and spend one of its attempts.
     """
     deadline = time.monotonic() + wait_s
     while True:
@@ -47,3 +51,5 @@ async def lease_next(
         if row is not None or remaining <= 0:
             return row
         await signal.wait(min(remaining, poll_interval))
+        if await caller_gone():
+            return None

@@ -79,6 +79,9 @@ class Dialect:
     caps_match: str
     # Appended to the sub-select that picks the next task, so replicas never pick the same one.
     pick_lock: str
+    # Appended to the claim's check that its agent is active, so removing the agent waits for
+    # a claim under way and then hands the claimed task back.
+    agent_lock: str
 
 
 # Hands live tasks back to the queue; the caller appends which ones (constant conditions only).
@@ -228,7 +231,7 @@ class Store(ABC):
     async def claim_task(
         self, agent_id: str, capabilities: list[str], lease_id: str, now: float, ttl: float
     ) -> TaskRow | None:
-        """Lease the most urgent queued task this agent can do, or None."""
+        """Lease the most urgent queued task this agent can do; None also once it is removed."""
         async with self.statement() as db:
             # The dialect fragments are constants of ours, never input.
             row = await db.fetchone(
@@ -236,7 +239,10 @@ class Store(ABC):
                 "lease_expires_at = :expires, attempts = attempts + 1, updated_at = :now "
                 "WHERE id = (SELECT id FROM tasks WHERE status = 'queued' AND "
                 f"{self.dialect.caps_match} ORDER BY priority DESC, seq LIMIT 1 "
-                f"{self.dialect.pick_lock}) AND status = 'queued' RETURNING *",
+                f"{self.dialect.pick_lock}) AND status = 'queued' "
+                # A long poll outliving its agent (removed, deregistered) must not take work.
+                "AND EXISTS (SELECT 1 FROM agents WHERE agents.id = :agent "
+                f"AND agents.status = 'active' {self.dialect.agent_lock}) RETURNING *",
                 {
                     "agent": agent_id,
                     "lease": lease_id,

@@ -17,6 +17,7 @@ POSTGRES = Dialect(
     types={"serial": "BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY", "real": "DOUBLE PRECISION"},
     caps_match="tasks.capabilities::jsonb <@ :caps::jsonb",
     pick_lock="FOR UPDATE SKIP LOCKED",
+    agent_lock="FOR SHARE",
 )
 
 # Several replicas may migrate the schema at once; the lock makes the others wait.

@@ -29,6 +29,7 @@ SQLITE = Dialect(
     ),
     # SQLite serialises writers; the UPDATE … WHERE id = (SELECT …) runs as one statement.
     pick_lock="",
+    agent_lock="",
 )
 
 

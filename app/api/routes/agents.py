@@ -3,7 +3,7 @@
 import time
 from typing import Annotated
 
-from fastapi import APIRouter, Body, HTTPException, Query, Response, status
+from fastapi import APIRouter, Body, HTTPException, Query, Request, Response, status
 
 from app.api.deps import AgentId, AgentRemover, AgentSelf, Reader, Registrar
 from app.api.errors import error_responses
@@ -85,6 +85,7 @@ async def heartbeat(agent_id: AgentId, body: Heartbeat, auth: AgentSelf) -> Hear
 async def lease_task(
     agent_id: AgentId,
     auth: AgentSelf,
+    connection: Request,
     request: Annotated[LeaseRequest | None, Body()] = None,
 ) -> Lease | Response:
     """Long-poll for the next task this agent can do; with `start`, it comes already running.
@@ -105,6 +106,7 @@ async def lease_task(
         wait_s=min(body.wait_s, settings.max_lease_wait_s),
         ttl=settings.lease_ttl_s,
         poll_interval=settings.lease_poll_interval_s,
+        caller_gone=connection.is_disconnected,
     )
     if row is None:
         return Response(status_code=status.HTTP_204_NO_CONTENT)

@@ -4,6 +4,7 @@ import uuid
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
+import httpx
 import pytest
 
 from harness.postgres import PostgresDatabases
@@ -48,6 +49,35 @@ def test_kill_agent_requeues_its_tasks_at_once(db_api: Api) -> None:
     assert again["task"]["attempts"] == 2
     assert db_api.report(survivor, again).status_code == 200
     assert db_api.admin.delete(f"/api/v1/agents/{doomed.id}").status_code == 404
+
+
+def test_a_long_poll_outliving_its_agent_takes_no_task(db_api: Api) -> None:
+    """An agent removed while its lease request waits: work queued after that stays queued."""
+    doomed = db_api.register_agent("doomed")
+    with ThreadPoolExecutor(1) as pool:
+        polling = pool.submit(db_api.lease, doomed, 3)
+        time.sleep(0.5)  # the poll is waiting for work
+        assert db_api.admin.delete(f"/api/v1/agents/{doomed.id}").status_code == 204
+        task = db_api.submit()  # wakes the poll
+        assert polling.result() is None
+
+    left = db_api.task(task["id"])
+    assert (left["status"], left["attempts"], left["agent_id"]) == ("queued", 0, None)
+
+
+def test_a_caller_that_hangs_up_mid_poll_takes_no_task(api: Api) -> None:
+    """The agent is still registered, but nobody reads the answer: the task is not leased."""
+    agent = api.register_agent()
+    with pytest.raises(httpx.ReadTimeout):  # httpx closes the connection
+        agent.http.post(f"/api/v1/agents/{agent.id}/lease", json={"wait_s": 10}, timeout=0.5)
+    time.sleep(1)  # the core notices at its next poll (0.5 s)
+    task = api.submit()
+
+    time.sleep(1)
+    assert api.task(task["id"])["status"] == "queued"
+    lease = api.lease(agent, wait_s=0)
+    assert lease is not None
+    assert (lease["task"]["id"], lease["task"]["attempts"]) == (task["id"], 1)
 
 
 def test_agent_may_deregister_itself_but_not_others(api: Api) -> None:
