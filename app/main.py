@@ -17,6 +17,7 @@ from app.api.routes import health
 from app.core.config import Settings
 from app.core.limits import BodySizeLimit
 from app.core.security import KeyRing
+from app.core.stopping import on_stop_signal
 from app.core.telemetry import fastapi_telemetry, tracer_provider
 from app.services.queue import QueueSignal
 from app.services.reaper import reap_forever
@@ -53,7 +54,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         gc.freeze()
         log.info("hypercode-core ready on %s", store.dialect.name)
         try:
-            yield
+            with on_stop_signal(signal.close):  # lease polls answer now, not after their wait_s
+                yield
         finally:
             reaper.cancel()
             with suppress(asyncio.CancelledError):

@@ -15,12 +15,20 @@ class QueueSignal:
 
     def __init__(self) -> None:
         self._event = asyncio.Event()
+        self.closed = False
 
     def notify(self) -> None:
         self._event.set()
         self._event = asyncio.Event()
 
+    def close(self) -> None:
+        """The server is stopping: wake every waiter, and wait no more."""
+        self.closed = True
+        self.notify()
+
     async def wait(self, seconds: float) -> None:
+        if self.closed:
+            return
         with suppress(TimeoutError):
             async with asyncio.timeout(seconds):
                 await self._event.wait()
@@ -42,13 +50,14 @@ async def lease_next(
     Besides this process's signal, the store is re-checked every poll_interval: another
     replica may have queued the task, or a lease elsewhere may have expired. Once the caller
     has hung up (an agent stopping or killed mid-poll), nothing is claimed: a task leased to
-    a closed connection would wait out its lease and spend one of its attempts.
+    a closed connection would wait out its lease and spend one of its attempts. Once the
+    signal is closed (the server stopping), the poll looks once more and answers.
     """
     deadline = time.monotonic() + wait_s
     while True:
         row = await store.claim_task(agent_id, capabilities, new_lease_id(), time.time(), ttl)
         remaining = deadline - time.monotonic()
-        if row is not None or remaining <= 0:
+        if row is not None or remaining <= 0 or signal.closed:
             return row
         await signal.wait(min(remaining, poll_interval))
         if await caller_gone():

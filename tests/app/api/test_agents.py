@@ -1,3 +1,4 @@
+import signal
 import threading
 import time
 import uuid
@@ -78,6 +79,20 @@ def test_a_caller_that_hangs_up_mid_poll_takes_no_task(api: Api) -> None:
     lease = api.lease(agent, wait_s=0)
     assert lease is not None
     assert (lease["task"]["id"], lease["task"]["attempts"]) == (task["id"], 1)
+
+
+def test_a_stopping_core_answers_the_lease_polls_waiting_on_it(start_core: CoreFactory) -> None:
+    """SIGTERM: a poll waiting for 30 s answers 204 at once, so the core stops in its grace."""
+    core = start_core()
+    api = Api(core)
+    agent = api.register_agent()
+    with ThreadPoolExecutor(1) as pool:
+        polling = pool.submit(api.lease, agent, 30)
+        time.sleep(0.5)  # the poll is waiting for work
+        # uvicorn ends by raising the SIGTERM it caught again; -9: still waiting after 5 s.
+        assert core.stop(timeout=5) == -signal.SIGTERM
+        assert polling.result() is None  # a 204, not a dropped connection
+    api.close()
 
 
 def test_agent_may_deregister_itself_but_not_others(api: Api) -> None:
