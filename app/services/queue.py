@@ -27,8 +27,6 @@ class QueueSignal:
         self.notify()
 
     async def wait(self, seconds: float) -> None:
-        if self.closed:
-            return
         with suppress(TimeoutError):
             async with asyncio.timeout(seconds):
                 await self._event.wait()
