@@ -106,11 +106,22 @@ class Lifecycle(ABC):
         self.stop()
 
 
+def stat_fields(pid: int) -> list[str] | None:
+    """/proc/<pid>/stat's fields from the state (field 3) on; None if the process has gone."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except (FileNotFoundError, ProcessLookupError):  # ProcessLookupError: it ended mid-read
+        return None
+    # The command name may hold spaces: split after its closing parenthesis.
+    return stat.rsplit(")", 1)[1].split()
+
+
 def cpu_seconds(pid: int) -> float:
     """User + system CPU time a live process has used itself so far (Linux /proc)."""
-    # The command name may hold spaces: split after its closing parenthesis, where the
-    # state is field 3, so utime (field 14) and stime (field 15) land at 11 and 12.
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    fields = stat_fields(pid)
+    if fields is None:
+        raise ProcessLookupError(f"no process {pid}")
+    # utime (field 14) and stime (field 15), counted from the state (field 3).
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 

@@ -10,25 +10,15 @@ from pathlib import Path
 import pytest
 
 from harness.jaeger import JaegerPorts
-from harness.service import ROOT, Command, free_ports
+from harness.service import ROOT, Command, free_ports, stat_fields
 
 # A leader that ignores SIGTERM and started two children of its own group.
 STUBBORN = "trap '' TERM; sleep 300 & sleep 300 & echo started; wait"
 
 
-def stat_fields(proc: Path) -> list[str] | None:
-    """A /proc/<pid>/stat's fields from the state on; None if the process has gone."""
-    try:
-        stat = (proc / "stat").read_text()
-    except (FileNotFoundError, ProcessLookupError):  # ProcessLookupError: it ended mid-read
-        return None
-    # The command name may hold spaces: split after its closing parenthesis.
-    return stat.rsplit(")", 1)[1].split()
-
-
 def start_time(pid: int) -> int | None:
     """The process's start time in clock ticks (tells a reused pid apart); None if gone."""
-    fields = stat_fields(Path(f"/proc/{pid}"))
+    fields = stat_fields(pid)
     return None if fields is None or fields[0] == "Z" else int(fields[19])
 
 
@@ -37,7 +27,7 @@ def children_of(pid: int) -> list[int]:
         int(entry.name)
         for entry in Path("/proc").iterdir()
         if entry.name.isdigit()
-        and (fields := stat_fields(entry)) is not None
+        and (fields := stat_fields(int(entry.name))) is not None
         and int(fields[1]) == pid
     ]
 
